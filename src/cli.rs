@@ -1,0 +1,221 @@
+//! The command line: `serve`, `migrate`, and `user create | set-role | deactivate`.
+//! Every command takes the same settings (flags or `AUTHGATE_*` variables).
+
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::service::UserChanges;
+use crate::startup::{Application, build_state, open_store};
+use crate::state::AuthState;
+
+/// authgate: a JWT authentication server.
+#[derive(Parser)]
+#[command(name = "authgate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies migrations first).
+    Serve(#[command(flatten)] Settings),
+    /// Apply database migrations and exit.
+    Migrate(#[command(flatten)] Settings),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// User management.
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from a prompt, or from one line of stdin with
+    /// --password-stdin; never from the command line.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: Option<String>,
+        /// Roles besides `user` (repeatable), e.g. --role admin.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Replace a user's roles (repeat --role for several).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Deactivate a user and end all their sessions.
+    Deactivate {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// The settings of whichever command runs (for logging set-up).
+pub fn settings_of(command: &Command) -> &Settings {
+    match command {
+        Command::Serve(s) | Command::Migrate(s) => s,
+        Command::User(
+            UserCommand::Create { settings, .. }
+            | UserCommand::SetRole { settings, .. }
+            | UserCommand::Deactivate { settings, .. },
+        ) => settings,
+    }
+}
+
+/// Run a parsed command.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(settings) => serve(settings).await,
+        Command::Migrate(settings) => {
+            settings.validate()?;
+            open_store(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(cmd) => user(cmd).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let bind = settings.bind;
+    let app = Application::build(settings).await?;
+    let base = format!("http://{}:{}", bind.ip(), app.port());
+    tracing::info!("authgate listening on {base}; interactive API docs at {base}/docs");
+    println!(
+        "authgate listening on {base}\n  API docs: {base}/docs\n  OpenAPI:  {base}/openapi.json"
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn state_for(settings: &Settings) -> anyhow::Result<AuthState> {
+    settings.validate()?;
+    let store = open_store(settings).await?;
+    build_state(settings, store, Clock::default()).await
+}
+
+async fn user_id_by_email(state: &AuthState, email: &str) -> anyhow::Result<uuid::Uuid> {
+    let store = state.store().context("no store")?;
+    let user = store
+        .user_by_login(&email.trim().to_lowercase())
+        .await?
+        .with_context(|| format!("no user with e-mail {email}"))?;
+    Ok(user.id)
+}
+
+async fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            email,
+            username,
+            roles,
+            password_stdin,
+            settings,
+        } => {
+            let state = state_for(&settings).await?;
+            let password = read_password(password_stdin)?;
+            let mut all = vec![crate::domain::role::USER.to_owned()];
+            all.extend(roles.into_iter().filter(|r| r != crate::domain::role::USER));
+            let user = state
+                .create_user(&email, password, username.as_deref(), all)
+                .await
+                .map_err(describe)?;
+            println!(
+                "created user {} <{}> with roles {}",
+                user.id,
+                user.email,
+                user.roles.join(", ")
+            );
+        }
+        UserCommand::SetRole {
+            email,
+            roles,
+            settings,
+        } => {
+            let state = state_for(&settings).await?;
+            let id = user_id_by_email(&state, &email).await?;
+            let user = state
+                .update_user(
+                    id,
+                    UserChanges {
+                        roles: Some(roles),
+                        is_active: None,
+                    },
+                    true,
+                )
+                .await
+                .map_err(describe)?;
+            println!("{} now has roles {}", user.email, user.roles.join(", "));
+        }
+        UserCommand::Deactivate { email, settings } => {
+            let state = state_for(&settings).await?;
+            let id = user_id_by_email(&state, &email).await?;
+            state
+                .update_user(
+                    id,
+                    UserChanges {
+                        roles: None,
+                        is_active: Some(false),
+                    },
+                    true,
+                )
+                .await
+                .map_err(describe)?;
+            println!("{email} deactivated; all sessions ended");
+        }
+    }
+    Ok(())
+}
+
+fn describe(e: crate::Error) -> anyhow::Error {
+    match e {
+        crate::Error::Validation(fields) => {
+            let msgs: Vec<String> = fields
+                .iter()
+                .flat_map(|(f, m)| m.iter().map(move |m| format!("{f}: {m}")))
+                .collect();
+            anyhow::anyhow!("{}", msgs.join("; "))
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("could not read the password from stdin")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("no password on stdin");
+        }
+        return Ok(password);
+    }
+    let first = rpassword::prompt_password("Password: ")
+        .context("could not read the password (use --password-stdin without a terminal)")?;
+    let second = rpassword::prompt_password("Repeat password: ")?;
+    if first != second {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}

@@ -1,0 +1,299 @@
+//! Settings: CLI flags, `AUTHGATE_*` environment variables and an optional `.env`, in that order
+//! of precedence (clap reads the environment; `main` loads `.env` into it first). Validated at
+//! start-up, so a bad configuration fails before the server binds.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use crate::token::JwtAlg;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything configurable. `--help` lists each flag with its variable and default.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "AUTHGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Directory for the embedded SQLite database (created on first start).
+    #[arg(long, env = "AUTHGATE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL (`postgres://…`) or SQLite (`sqlite://…`) URL; overrides the data-dir database.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The `iss` of issued tokens; defaults to http://<bind>.
+    #[arg(long, env = "AUTHGATE_ISSUER")]
+    pub issuer: Option<String>,
+    /// The `aud` of issued tokens, and the only audience accepted.
+    #[arg(long, env = "AUTHGATE_AUDIENCE", default_value = "authgate")]
+    pub audience: String,
+    /// Signing algorithm: EdDSA (default), ES256, RS256, or HS256 (shared secret).
+    #[arg(long, env = "AUTHGATE_JWT_ALG", default_value = "EdDSA", value_enum)]
+    pub jwt_alg: JwtAlg,
+    /// Shared secret for HS256 (at least 32 random bytes; never a tutorial's example value).
+    #[arg(long, env = "AUTHGATE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Access-token lifetime (e.g. 15m, 900s).
+    #[arg(long, env = "AUTHGATE_ACCESS_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_ttl: i64,
+    /// Idle lifetime of a session without "remember me": it ends if not refreshed for this long.
+    #[arg(long, env = "AUTHGATE_REFRESH_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub refresh_ttl: i64,
+    /// Lifetime of a "remember me" session, and the absolute cap on every session.
+    #[arg(long, env = "AUTHGATE_REMEMBER_ME_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub remember_me_ttl: i64,
+    /// How long a just-rotated refresh token may be presented again (parallel tabs, retries).
+    #[arg(long, env = "AUTHGATE_REFRESH_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_grace: i64,
+    /// Allowed clock skew when checking exp/nbf/iat.
+    #[arg(long, env = "AUTHGATE_LEEWAY", default_value = "30s", value_parser = parse_duration)]
+    pub leeway: i64,
+    /// Origins allowed by CORS, comma-separated (none by default).
+    #[arg(long, env = "AUTHGATE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Log format.
+    #[arg(long, env = "AUTHGATE_LOG_FORMAT", default_value = "text", value_enum)]
+    pub log_format: LogFormat,
+    /// argon2id memory in KiB (minimum 19456).
+    #[arg(long, env = "AUTHGATE_ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (minimum 2).
+    #[arg(long, env = "AUTHGATE_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// Password hashes computed at once; defaults to the number of cores.
+    #[arg(long, env = "AUTHGATE_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "AUTHGATE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// A secret string: never printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("database", &self.database_url.as_deref().map(redact_url))
+            .field("issuer", &self.issuer())
+            .field("audience", &self.audience)
+            .field("jwt_alg", &self.jwt_alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parse `900`, `900s`, `15m`, `24h` or `30d` into seconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 900s, 15m, 24h or 30d"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use s, m, h or d")),
+    };
+    n.checked_mul(factor)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{s:?} must be positive"))
+}
+
+/// Secrets published in tutorials and documentation; using one is the same as having none.
+const WELL_KNOWN_SECRETS: &[&str] = &[
+    "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+    "your-secret-key",
+    "secret",
+    "changeme",
+    "supersecret",
+    "mysecretkey",
+];
+
+/// Refuse an HS256 secret that is short, well known or obviously low-entropy.
+pub fn check_hs256_secret(secret: &str) -> anyhow::Result<()> {
+    let lower = secret.to_ascii_lowercase();
+    if WELL_KNOWN_SECRETS.iter().any(|known| lower.contains(known)) {
+        bail!(
+            "AUTHGATE_JWT_SECRET is a value published in tutorials; generate one with `openssl rand -base64 48`"
+        );
+    }
+    if secret.len() < 32 {
+        bail!(
+            "AUTHGATE_JWT_SECRET must be at least 32 bytes (256 bits); generate one with `openssl rand -base64 48`"
+        );
+    }
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 12 {
+        bail!(
+            "AUTHGATE_JWT_SECRET looks low-entropy (only {} distinct characters); use `openssl rand -base64 48`",
+            distinct.len()
+        );
+    }
+    Ok(())
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Settings {
+    /// Parse the settings from an iterator of arguments (no subcommand), reading the environment.
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            s: Settings,
+        }
+        use clap::Parser;
+        Only::try_parse_from(std::iter::once("authgate".to_owned()).chain(args)).map(|o| o.s)
+    }
+
+    /// The issuer, defaulting to the bind address.
+    pub fn issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+    }
+
+    /// The database URL: DATABASE_URL, or SQLite in the data directory.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "could not create the data directory {}",
+                self.data_dir.display()
+            )
+        })?;
+        Ok(format!(
+            "sqlite://{}?mode=rwc",
+            self.data_dir.join("authgate.db").display()
+        ))
+    }
+
+    /// Refuse insecure or inconsistent settings with a message that says what to change.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match (self.jwt_alg, &self.jwt_secret) {
+            (JwtAlg::HS256, None) => bail!("AUTHGATE_JWT_ALG=HS256 needs AUTHGATE_JWT_SECRET"),
+            (JwtAlg::HS256, Some(s)) => check_hs256_secret(&s.0)?,
+            (_, Some(_)) => {
+                bail!("AUTHGATE_JWT_SECRET is only used with AUTHGATE_JWT_ALG=HS256; unset it")
+            }
+            _ => {}
+        }
+        if self.argon2_memory_kib < 19456 || self.argon2_iterations < 2 {
+            bail!("argon2id needs at least 19456 KiB and 2 iterations (OWASP minimum)");
+        }
+        if self.access_ttl > 3600 {
+            bail!(
+                "AUTHGATE_ACCESS_TTL must be at most 1h: access tokens cannot be recalled from other services"
+            );
+        }
+        if self.refresh_ttl > self.remember_me_ttl {
+            bail!("AUTHGATE_REFRESH_TTL must not exceed AUTHGATE_REMEMBER_ME_TTL");
+        }
+        if self.leeway > 300 {
+            bail!("AUTHGATE_LEEWAY must be at most 5m");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("AUTHGATE_MAX_BODY_BYTES must be at least 1024");
+        }
+        for origin in &self.cors_origins {
+            if origin == "*" {
+                bail!("AUTHGATE_CORS_ORIGINS=* is not allowed: list the origins");
+            }
+            axum::http::HeaderValue::from_str(origin)
+                .with_context(|| format!("invalid CORS origin {origin:?}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("900"), Ok(900));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("24h"), Ok(86400));
+        assert_eq!(parse_duration("30d"), Ok(30 * 86400));
+        for bad in ["", "m", "15x", "-5m", "0s", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tutorial_and_weak_secrets_are_refused() {
+        assert!(
+            check_hs256_secret("09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7")
+                .is_err()
+        );
+        assert!(check_hs256_secret("short").is_err());
+        assert!(check_hs256_secret(&"ab".repeat(32)).is_err());
+        assert!(check_hs256_secret("q8Xv3LrT0pZ2mN7sKc4yWb9eHf1gJd6uAo5iRtE=").is_ok());
+    }
+
+    #[test]
+    fn defaults_are_secure_and_valid() {
+        let s = Settings::from_args(Vec::<String>::new()).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.jwt_alg, JwtAlg::EdDSA);
+        assert_eq!(s.access_ttl, 900);
+        assert!(s.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets_or_database_passwords() {
+        let s = Settings::from_args(
+            [
+                "--database-url",
+                "postgres://u:hunter2@db/x",
+                "--jwt-secret",
+                "topsecretvalue",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        let shown = format!("{s:?} {:?}", s.jwt_secret);
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("topsecretvalue"),
+            "{shown}"
+        );
+    }
+}

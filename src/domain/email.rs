@@ -1,0 +1,102 @@
+//! E-mail addresses: trimmed, length-capped, one `@`, compared case-insensitively.
+
+use std::fmt;
+
+/// A syntactically plausible e-mail address. The original spelling is kept for display; the
+/// lowercase form is what uniqueness is decided on (one account per address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    display: String,
+    lower: String,
+}
+
+impl Email {
+    /// Parse user input. Deliberately modest: full RFC 5322 is not what users type, and the real
+    /// check is a confirmation e-mail.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err("e-mail must not be empty".into());
+        }
+        if s.len() > 254 {
+            return Err("e-mail must be at most 254 characters".into());
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("e-mail must not contain spaces or control characters".into());
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return Err("e-mail must contain an @".into());
+        };
+        if local.is_empty() || local.len() > 64 {
+            return Err("the part before @ must be 1 to 64 characters".into());
+        }
+        if domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
+            return Err("the part after @ must be a domain such as example.com".into());
+        }
+        Ok(Self {
+            display: s.to_owned(),
+            lower: s.to_lowercase(),
+        })
+    }
+
+    /// As the user wrote it (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The case-folded key used for uniqueness and login.
+    pub fn lower(&self) -> &str {
+        &self.lower
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn trims_and_lowercases_for_comparison() {
+        let e = Email::parse("  Alice@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "Alice@Example.COM");
+        assert_eq!(e.lower(), "alice@example.com");
+    }
+
+    #[test]
+    fn rejects_invalid_addresses_with_a_reason() {
+        for (input, why) in [
+            ("", "empty"),
+            ("no-at-sign", "no @"),
+            ("a@b", "no dot in domain"),
+            ("a@@b.com", "two @"),
+            ("@example.com", "empty local part"),
+            ("a b@example.com", "space"),
+            ("a@.example.com", "leading dot"),
+        ] {
+            assert!(
+                Email::parse(input).is_err(),
+                "{why}: {input:?} should be rejected"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_accepts_only_bounded_input(s in "\\PC{0,300}") {
+            if let Ok(e) = Email::parse(&s) {
+                prop_assert!(e.as_str().len() <= 254);
+                prop_assert!(e.as_str().contains('@'));
+            }
+        }
+    }
+}

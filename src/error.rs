@@ -1,0 +1,271 @@
+//! One error type for the whole crate and the one place that turns it into HTTP.
+//!
+//! Resource endpoints answer RFC 9457 `application/problem+json` with a stable `code`; the OAuth2
+//! token endpoint answers RFC 6749 §5.2 instead (see [`OAuthError`]). 5xx bodies are always opaque:
+//! the cause is attached to the response extensions and logged once by a middleware.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// Field name → human-readable messages, for 422 answers.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Wrong username or password; deliberately says nothing about which.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// No usable access token. `token_sent` decides the `WWW-Authenticate` error attribute.
+    #[error("missing or invalid access token")]
+    Unauthenticated { token_sent: bool },
+    /// A valid refresh token was required and not given.
+    #[error("invalid or expired refresh token")]
+    InvalidRefreshToken,
+    /// Authenticated but lacking the role.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such resource.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique field is taken.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// The request was understood but its fields are not acceptable.
+    #[error("request validation failed")]
+    Validation(FieldErrors),
+    /// The body could not be read as the expected format.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Wrong `Content-Type`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Body over the configured limit.
+    #[error("request body is larger than the {0}-byte limit")]
+    PayloadTooLarge(usize),
+    /// The database (or another dependency) is unreachable: fail closed, ask to retry.
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    /// Anything else. Never shown to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Stable, machine-readable error codes (the `code` member of every problem body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidCredentials,
+    InvalidToken,
+    InvalidRefreshToken,
+    Forbidden,
+    NotFound,
+    Conflict,
+    ValidationFailed,
+    BadRequest,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    InternalError,
+}
+
+/// RFC 9457 problem details, as sent on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type (`about:blank`: the status says it all).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: ErrorCode,
+    /// Per-field messages, present on 422 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FieldErrors>,
+}
+
+impl Error {
+    /// One-field validation error.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_owned(), vec![message.into()]);
+        Error::Validation(errors)
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidCredentials
+            | Error::Unauthenticated { .. }
+            | Error::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code this error maps to.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Error::Unauthenticated { .. } => ErrorCode::InvalidToken,
+            Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Validation(_) => ErrorCode::ValidationFailed,
+            Error::BadRequest(_) => ErrorCode::BadRequest,
+            Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::Unavailable => ErrorCode::ServiceUnavailable,
+            Error::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(field) => Error::Conflict(field),
+            StoreError::Unavailable(_) => Error::Unavailable,
+            StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        // SECURITY: server-side failures never describe themselves to the client.
+        let detail = if status.is_server_error() {
+            match self {
+                Error::Unavailable => {
+                    "the service is temporarily unavailable; retry shortly".to_owned()
+                }
+                _ => "internal error".to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        let errors = match &self {
+            Error::Validation(fields) => Some(fields.clone()),
+            _ => None,
+        };
+        let body = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: self.code(),
+            errors,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Error::Unauthenticated { token_sent } = self {
+            let challenge = if token_sent {
+                r#"Bearer error="invalid_token", error_description="the access token is missing, malformed, expired or revoked""#
+            } else {
+                "Bearer"
+            };
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if status.is_server_error() {
+            response.extensions_mut().insert(Arc::new(self));
+        }
+        response
+    }
+}
+
+/// RFC 6749 §5.2 error codes for the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidGrant,
+    UnsupportedGrantType,
+    InvalidScope,
+    TemporarilyUnavailable,
+    ServerError,
+}
+
+/// RFC 6749 §5.2 error body, used by `POST /auth/token` only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    pub error: OAuthErrorCode,
+    pub error_description: String,
+}
+
+impl OAuthError {
+    /// Build an error with a description a person can act on.
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            error_description: description.into(),
+        }
+    }
+}
+
+impl From<Error> for OAuthError {
+    fn from(e: Error) -> Self {
+        use OAuthErrorCode::*;
+        match e {
+            Error::InvalidCredentials => Self::new(InvalidGrant, "invalid username or password"),
+            Error::InvalidRefreshToken => {
+                Self::new(InvalidGrant, "invalid or expired refresh token")
+            }
+            Error::Validation(_)
+            | Error::BadRequest(_)
+            | Error::UnsupportedMediaType(_)
+            | Error::PayloadTooLarge(_) => Self::new(InvalidRequest, e.to_string()),
+            Error::Unavailable => Self::new(
+                TemporarilyUnavailable,
+                "the service is temporarily unavailable",
+            ),
+            other => {
+                tracing::error!(error = %other, "token endpoint failed");
+                Self::new(ServerError, "internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = match self.error {
+            OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut response = (status, axum::Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}

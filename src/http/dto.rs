@@ -1,0 +1,151 @@
+//! Request and response bodies of the HTTP API, with their OpenAPI schemas.
+//! Request types do not derive `Debug`: they carry passwords and tokens.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::service::User;
+use crate::store::{RoleRecord, SessionRecord};
+
+/// `POST /auth/register`. Other fields (`roles`, `is_active`, …) are ignored.
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+    #[schema(example = "alice")]
+    pub username: Option<String>,
+}
+
+/// `POST /auth/login`.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// E-mail or username.
+    pub username: String,
+    pub password: String,
+    /// A long session (30 days by default) instead of one that ends after a day idle.
+    #[serde(default)]
+    pub remember_me: bool,
+}
+
+/// `POST /auth/refresh`.
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// `POST /auth/token` (form fields, RFC 6749). Shown for documentation; parsed by hand so that
+/// errors come out in RFC 6749 form.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// `password` or `refresh_token`.
+    pub grant_type: String,
+    /// E-mail or username (password grant).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub scope: Option<String>,
+    /// Refresh-token grant.
+    pub refresh_token: Option<String>,
+}
+
+/// `PATCH /users/me`.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    /// The new username, or null to remove it.
+    pub username: Option<String>,
+}
+
+/// `POST /users/me/password`.
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// One device (session) of the caller.
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: Uuid,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub remember_me: bool,
+    /// Is this the session the request was made with?
+    pub current: bool,
+}
+
+impl SessionResponse {
+    pub fn new(s: SessionRecord, current: Uuid) -> Self {
+        Self {
+            id: s.id,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.idle_expires_at.min(s.expires_at),
+            user_agent: s.user_agent,
+            ip: s.ip,
+            remember_me: s.remember_me,
+            current: s.id == current,
+        }
+    }
+}
+
+/// A list of sessions.
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionResponse>,
+}
+
+/// Query of `GET /admin/users`.
+#[derive(Deserialize, IntoParams)]
+pub struct UserListQuery {
+    /// 1 to 100, default 50.
+    pub limit: Option<i64>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// Substring of e-mail or username.
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A page of users.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<String>,
+}
+
+/// `PATCH /admin/users/{id}`.
+#[derive(Deserialize, ToSchema)]
+pub struct AdminUserPatch {
+    pub roles: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+/// A role.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RoleResponse {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl From<RoleRecord> for RoleResponse {
+    fn from(r: RoleRecord) -> Self {
+        Self {
+            name: r.name,
+            description: r.description,
+        }
+    }
+}
+
+/// A list of roles.
+#[derive(Serialize, ToSchema)]
+pub struct RoleList {
+    pub items: Vec<RoleResponse>,
+}

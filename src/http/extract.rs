@@ -1,0 +1,266 @@
+//! The auth boundary: extractors that turn a bearer token into a [`CurrentUser`], generic over
+//! the host app's state (anything that gives an [`AuthState`] through `FromRef`).
+//!
+//! Verification needs no database: the signature and claims are checked, then the in-memory
+//! revocation list, which knows about logouts, deactivations and role changes.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::state::AuthState;
+use crate::token::{AccessClaims, TokenError};
+
+/// The authenticated caller, from verified claims only.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The user's id (`sub`).
+    pub id: Uuid,
+    /// The session (`sid`).
+    pub session_id: Uuid,
+    /// Current roles: from the token, or newer ones if an admin changed them since.
+    pub roles: Vec<String>,
+    /// The verified claims, as issued.
+    pub claims: AccessClaims,
+}
+
+impl CurrentUser {
+    /// Does the caller have `role`?
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Does the caller have any of `roles`?
+    pub fn has_any_role(&self, roles: &[&str]) -> bool {
+        roles.iter().any(|r| self.has_role(r))
+    }
+}
+
+/// The bearer token in the `Authorization` header: `None` if no credentials were sent at all.
+fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let sent = Error::Unauthenticated { token_sent: true };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthenticated { token_sent: true })?;
+    let (scheme, token) = value.split_once(' ').ok_or(sent)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(Error::Unauthenticated { token_sent: true });
+    }
+    Ok(Some(token.trim()))
+}
+
+impl AuthState {
+    /// Verify an access token and apply revocation. Public so host apps can authenticate
+    /// tokens that do not arrive in an `Authorization` header (for example a WebSocket query).
+    pub async fn authenticate(&self, token: &str) -> Result<CurrentUser, TokenError> {
+        let now = self.clock().now();
+        let claims = match self.verifier().verify(token, now) {
+            Err(TokenError::UnknownKey) if self.refresh_remote_keys().await => {
+                self.verifier().verify(token, now)?
+            }
+            other => other?,
+        };
+        let mut roles = claims.roles.clone();
+        if let Some(server) = &self.inner.server {
+            if server.revocations.is_session_revoked(&claims.sid, now) {
+                return Err(TokenError::Revoked);
+            }
+            if let Some(state) = server.revocations.user_state(&claims.sub, now) {
+                if !state.active {
+                    return Err(TokenError::Deactivated);
+                }
+                roles = state.roles;
+            }
+            self.touch(claims.sub, claims.sid);
+        }
+        Ok(CurrentUser {
+            id: claims.sub,
+            session_id: claims.sid,
+            roles,
+            claims,
+        })
+    }
+}
+
+async fn current_user(parts: &Parts, state: &AuthState) -> Result<Option<CurrentUser>, Error> {
+    let Some(token) = bearer(parts)? else {
+        return Ok(None);
+    };
+    match state.authenticate(token).await {
+        Ok(user) => Ok(Some(user)),
+        Err(reason) => {
+            tracing::debug!(%reason, "access token refused");
+            Err(Error::Unauthenticated { token_sent: true })
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
+        let auth = AuthState::from_ref(state);
+        current_user(parts, &auth)
+            .await?
+            .ok_or(Error::Unauthenticated { token_sent: false })
+    }
+}
+
+/// `Option<CurrentUser>`: `None` only when no credentials were sent; a bad token is still 401.
+impl<S> OptionalFromRequestParts<S> for CurrentUser
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(Some(user.clone()));
+        }
+        current_user(parts, &AuthState::from_ref(state)).await
+    }
+}
+
+/// A role that can guard a handler through [`RequireRole`].
+pub trait RoleMarker: Send + Sync + 'static {
+    /// The roles that satisfy this guard (any of them).
+    const ANY_OF: &'static [&'static str];
+}
+
+/// Marker: the `admin` role.
+pub struct Admin;
+/// Marker: `moderator` or `admin`.
+pub struct Moderator;
+/// Marker: `user`, `moderator` or `admin`.
+pub struct User;
+
+impl RoleMarker for Admin {
+    const ANY_OF: &'static [&'static str] = &["admin"];
+}
+impl RoleMarker for Moderator {
+    const ANY_OF: &'static [&'static str] = &["moderator", "admin"];
+}
+impl RoleMarker for User {
+    const ANY_OF: &'static [&'static str] = &["user", "moderator", "admin"];
+}
+
+/// Guards one handler: 401 without a valid token, 403 without one of `R::ANY_OF`.
+pub struct RequireRole<R: RoleMarker>(pub CurrentUser, PhantomData<R>);
+
+impl<R: RoleMarker> std::ops::Deref for RequireRole<R> {
+    type Target = CurrentUser;
+    fn deref(&self) -> &CurrentUser {
+        &self.0
+    }
+}
+
+impl<S, R> FromRequestParts<S> for RequireRole<R>
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+    R: RoleMarker,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if user.has_any_role(R::ANY_OF) {
+            Ok(RequireRole(user, PhantomData))
+        } else {
+            Err(Error::Forbidden("you do not have the role this needs"))
+        }
+    }
+}
+
+/// Guards a whole subtree: `router.route_layer(require_role(&auth, &["admin"]))`. The verified
+/// [`CurrentUser`] is put in the request extensions, so handlers below extract it for free.
+pub fn require_role(auth: &AuthState, any_of: &'static [&'static str]) -> RoleLayer {
+    RoleLayer {
+        auth: auth.clone(),
+        any_of,
+    }
+}
+
+/// The layer returned by [`require_role`].
+#[derive(Clone)]
+pub struct RoleLayer {
+    auth: AuthState,
+    any_of: &'static [&'static str],
+}
+
+impl<S> Layer<S> for RoleLayer {
+    type Service = RoleService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RoleService {
+            inner,
+            auth: self.auth.clone(),
+            any_of: self.any_of,
+        }
+    }
+}
+
+/// The service behind [`RoleLayer`].
+#[derive(Clone)]
+pub struct RoleService<S> {
+    inner: S,
+    auth: AuthState,
+    any_of: &'static [&'static str],
+}
+
+impl<S> Service<Request> for RoleService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // Take the service that was polled ready; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (auth, any_of) = (self.auth.clone(), self.any_of);
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let user = match current_user(&parts, &auth).await {
+                Ok(Some(user)) => user,
+                Ok(None) => return Ok(Error::Unauthenticated { token_sent: false }.into_response()),
+                Err(e) => return Ok(e.into_response()),
+            };
+            if !user.has_any_role(any_of) {
+                return Ok(Error::Forbidden("you do not have the role this needs").into_response());
+            }
+            parts.extensions.insert(user);
+            inner.call(Request::from_parts(parts, body)).await
+        })
+    }
+}

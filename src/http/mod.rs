@@ -1,0 +1,122 @@
+//! The HTTP API: routes (documented with OpenAPI as they are declared), the docs UI, and the
+//! middleware a standalone server wraps them in.
+
+pub mod dto;
+pub mod extract;
+pub mod json;
+mod middleware;
+pub mod routes;
+
+use axum::Router;
+use axum::extract::FromRef;
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi, oauth};
+
+pub use middleware::{ServerLayers, apply_server_layers};
+
+use crate::state::AuthState;
+use routes::{admin, auth, meta, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "authgate", description = "JWT authentication server: registration, OAuth2 password login, rotating refresh tokens, revocation, roles."),
+    modifiers(&SecuritySchemes),
+    components(schemas(crate::error::ErrorCode)),
+    tags((name = "auth", description = "Sign-up, sign-in, tokens, sign-out"),
+         (name = "users", description = "The signed-in user's own account"),
+         (name = "admin", description = "User and role management"),
+         (name = "discovery", description = "Keys and metadata for verifying our tokens"),
+         (name = "health", description = "Liveness and readiness"))
+)]
+struct ApiDoc;
+
+/// Declares the two ways to send a token: the OAuth2 password flow (what Swagger UI's Authorize
+/// button uses, against `/auth/token`) and a plain bearer JWT.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/auth/token",
+                Scopes::new(),
+            ))])),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api<S>() -> OpenApiRouter<S>
+where
+    AuthState: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(users::me, users::update_me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::sessions))
+        .routes(routes!(users::delete_session))
+        .routes(routes!(admin::list_users))
+        .routes(routes!(
+            admin::get_user,
+            admin::update_user,
+            admin::delete_user
+        ))
+        .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(meta::jwks))
+        .routes(routes!(meta::openid_configuration))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+}
+
+/// The whole authgate API as a router for any host state that contains an [`AuthState`].
+/// Mount it with `Router::merge`, or under a prefix with `Router::nest`.
+pub fn router<S>() -> Router<S>
+where
+    AuthState: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    api::<S>().split_for_parts().0
+}
+
+/// The OpenAPI document of [`router`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::<AuthState>().split_for_parts().1
+}
+
+/// `GET /openapi.json` and the Swagger UI at `/docs`, served from the binary (no CDN).
+pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let config = Config::new(["/openapi.json"])
+        .validator_url("none")
+        .persist_authorization(false);
+    SwaggerUi::new("/docs")
+        .url("/openapi.json", openapi())
+        .config(config)
+        .oauth(
+            oauth::Config::new()
+                .client_id("swagger-ui")
+                .app_name("authgate"),
+        )
+        .into()
+}

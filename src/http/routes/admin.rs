@@ -1,0 +1,136 @@
+//! `/admin/*`: user and role management. Admins may do everything here; moderators may list and
+//! view users and (de)activate users who are not admins.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use uuid::Uuid;
+
+use crate::error::{Error, Problem, Result};
+use crate::http::dto::{AdminUserPatch, RoleList, RoleResponse, UserListQuery, UserPage};
+use crate::http::extract::{Admin, Moderator, RequireRole};
+use crate::http::json::AppJson;
+use crate::service::{User, UserChanges};
+use crate::state::AuthState;
+use crate::store::UserQuery;
+
+fn user_id(raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| Error::NotFound("user"))
+}
+
+/// List users, cursor-paginated by id. **Required role:** moderator or admin.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("oauth2" = []), ("bearer" = [])), params(UserListQuery),
+    responses((status = 200, body = UserPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_users(
+    State(auth): State<AuthState>,
+    _: RequireRole<Moderator>,
+    Query(q): Query<UserListQuery>,
+) -> Result<Json<UserPage>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::field("limit", "must be between 1 and 100"));
+    }
+    let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => Some(
+            Uuid::parse_str(a)
+                .map_err(|_| Error::field("after", "not a cursor returned by this endpoint"))?,
+        ),
+        None => None,
+    };
+    let query = UserQuery {
+        limit: limit + 1,
+        after,
+        q: q.q.filter(|s| !s.is_empty()),
+        role: q.role.filter(|s| !s.is_empty()),
+        active: q.active,
+    };
+    let mut items = auth.list_users(&query).await?;
+    let next = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|u| u.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(UserPage { items, next }))
+}
+
+/// One user. **Required role:** moderator or admin.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = User), (status = 404, body = Problem)))]
+pub async fn get_user(
+    State(auth): State<AuthState>,
+    _: RequireRole<Moderator>,
+    Path(id): Path<String>,
+) -> Result<Json<User>> {
+    Ok(Json(auth.user(user_id(&id)?).await?))
+}
+
+/// Change roles (admins only) or activation. Takes effect on the user's next request.
+/// **Required role:** admin; moderator for `is_active` of non-admins.
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = AdminUserPatch,
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_user(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Moderator>,
+    Path(id): Path<String>,
+    AppJson(patch): AppJson<AdminUserPatch>,
+) -> Result<Json<User>> {
+    let id = user_id(&id)?;
+    if id == actor.id && patch.is_active == Some(false) {
+        return Err(Error::field("is_active", "you cannot deactivate yourself"));
+    }
+    let changes = UserChanges {
+        roles: patch.roles,
+        is_active: patch.is_active,
+    };
+    Ok(Json(
+        auth.update_user(id, changes, actor.has_role("admin"))
+            .await?,
+    ))
+}
+
+/// Delete a user and end all their sessions. **Required role:** admin.
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_user(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Admin>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = user_id(&id)?;
+    if id == actor.id {
+        return Err(Error::field("id", "you cannot delete yourself"));
+    }
+    auth.delete_user(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// All roles. **Required role:** admin.
+#[utoipa::path(get, path = "/admin/roles", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    responses((status = 200, body = RoleList), (status = 403, body = Problem)))]
+pub async fn list_roles(
+    State(auth): State<AuthState>,
+    _: RequireRole<Admin>,
+) -> Result<Json<RoleList>> {
+    Ok(Json(RoleList {
+        items: auth
+            .roles()
+            .await?
+            .into_iter()
+            .map(RoleResponse::from)
+            .collect(),
+    }))
+}
+
+/// Create a role. **Required role:** admin.
+#[utoipa::path(post, path = "/admin/roles", tag = "admin", security(("oauth2" = []), ("bearer" = [])), request_body = RoleResponse,
+    responses((status = 201, body = RoleResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_role(
+    State(auth): State<AuthState>,
+    _: RequireRole<Admin>,
+    AppJson(req): AppJson<RoleResponse>,
+) -> Result<(StatusCode, Json<RoleResponse>)> {
+    let role = auth.create_role(&req.name, &req.description).await?;
+    Ok((StatusCode::CREATED, Json(role.into())))
+}

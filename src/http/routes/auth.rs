@@ -1,0 +1,179 @@
+//! `/auth/*`: registration, the OAuth2 token endpoint, JSON login, refresh, logout.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{Error, OAuthError, OAuthErrorCode, Problem, Result};
+use crate::http::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm};
+use crate::http::extract::CurrentUser;
+use crate::http::json::AppJson;
+use crate::service::{ClientInfo, TokenResponse, User};
+use crate::state::AuthState;
+
+/// Token responses must never be cached (RFC 6749 §5.1).
+pub(crate) fn no_store(tokens: TokenResponse) -> Response {
+    let mut response = Json(tokens).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Create an account.
+///
+/// New accounts get the `user` role only; `roles`, `is_active` and other extra fields are
+/// ignored. **Required role:** none.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = User), (status = 409, body = Problem, description = "e-mail or username taken"),
+              (status = 422, body = Problem, description = "invalid fields")))]
+pub async fn register(
+    State(auth): State<AuthState>,
+    AppJson(req): AppJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<User>)> {
+    let user = auth
+        .register(&req.email, req.password, req.username.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// The OAuth2 token endpoint (RFC 6749), form-encoded.
+///
+/// `grant_type=password` with `username` (e-mail or username) and `password`, or
+/// `grant_type=refresh_token` with `refresh_token`. Errors are RFC 6749 §5.2 bodies. This is
+/// what Swagger UI's Authorize button and OAuth2 client libraries call. **Required role:** none.
+#[utoipa::path(post, path = "/auth/token", tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError)))]
+pub async fn token(
+    State(auth): State<AuthState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_grant(&auth, client, &headers, &body).await {
+        Ok(tokens) => no_store(tokens),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn token_grant(
+    auth: &AuthState,
+    client: ClientInfo,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    use OAuthErrorCode::*;
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return Err(OAuthError::new(
+            InvalidRequest,
+            "send the parameters as application/x-www-form-urlencoded",
+        ));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::new(InvalidRequest, "the body is not valid form encoding"))?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some((dup, _)) = pairs.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        return Err(OAuthError::new(
+            InvalidRequest,
+            format!("parameter {dup:?} appears more than once"),
+        ));
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let require = |name: &'static str| {
+        get(name)
+            .ok_or_else(|| OAuthError::new(InvalidRequest, format!("missing parameter {name:?}")))
+    };
+    match require("grant_type")? {
+        "password" => Ok(auth
+            .login(require("username")?, require("password")?, false, client)
+            .await
+            .map_err(oauth_login_error)?),
+        "refresh_token" => Ok(auth.refresh(require("refresh_token")?).await?),
+        other => Err(OAuthError::new(
+            UnsupportedGrantType,
+            format!("grant_type {other:?} is not supported; use password or refresh_token"),
+        )),
+    }
+}
+
+fn oauth_login_error(e: Error) -> OAuthError {
+    match e {
+        Error::Forbidden(msg) => OAuthError::new(OAuthErrorCode::InvalidGrant, msg),
+        other => other.into(),
+    }
+}
+
+/// Sign in with JSON.
+///
+/// `remember_me` gives a long session; without it the session ends after a day without use.
+/// **Required role:** none.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+pub async fn login(
+    State(auth): State<AuthState>,
+    client: ClientInfo,
+    AppJson(req): AppJson<LoginRequest>,
+) -> Result<Response> {
+    let tokens = auth
+        .login(&req.username, &req.password, req.remember_me, client)
+        .await
+        .map_err(|e| match e {
+            Error::Forbidden(_) => Error::InvalidCredentials,
+            other => other,
+        })?;
+    Ok(no_store(tokens))
+}
+
+/// Rotate a refresh token into a new pair.
+///
+/// The presented token is used up; presenting it again after a few seconds ends the whole
+/// session. **Required role:** none.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+pub async fn refresh(
+    State(auth): State<AuthState>,
+    AppJson(req): AppJson<RefreshRequest>,
+) -> Result<Response> {
+    Ok(no_store(auth.refresh(&req.refresh_token).await?))
+}
+
+/// End the caller's session: its refresh token and access tokens stop working now.
+///
+/// **Required role:** any signed-in user.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("oauth2" = []), ("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub async fn logout(State(auth): State<AuthState>, user: CurrentUser) -> Result<StatusCode> {
+    auth.end_session(user.id, user.session_id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => Error::Unauthenticated { token_sent: true },
+            other => other,
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller, on every device.
+///
+/// **Required role:** any signed-in user.
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("oauth2" = []), ("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub async fn logout_all(State(auth): State<AuthState>, user: CurrentUser) -> Result<StatusCode> {
+    auth.end_all_sessions(user.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

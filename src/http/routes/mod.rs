@@ -1,0 +1,6 @@
+//! Handlers, one module per area of the API.
+
+pub mod admin;
+pub mod auth;
+pub mod meta;
+pub mod users;

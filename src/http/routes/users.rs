@@ -1,0 +1,87 @@
+//! `/users/me*`: the caller's own account and devices.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use crate::error::{Error, Problem, Result};
+use crate::http::dto::{ChangePasswordRequest, SessionList, SessionResponse, UpdateMeRequest};
+use crate::http::extract::CurrentUser;
+use crate::http::json::AppJson;
+use crate::http::routes::auth::no_store;
+use crate::service::{ClientInfo, TokenResponse, User};
+use crate::state::AuthState;
+
+/// The caller's account. **Required role:** any signed-in user.
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem)))]
+pub async fn me(State(auth): State<AuthState>, user: CurrentUser) -> Result<Json<User>> {
+    let mut me = auth
+        .user(user.id)
+        .await
+        .map_err(|_| Error::Unauthenticated { token_sent: true })?;
+    me.roles = user.roles;
+    Ok(Json(me))
+}
+
+/// Change the caller's username (null removes it). **Required role:** any signed-in user.
+#[utoipa::path(patch, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = User), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_me(
+    State(auth): State<AuthState>,
+    user: CurrentUser,
+    AppJson(req): AppJson<UpdateMeRequest>,
+) -> Result<Json<User>> {
+    Ok(Json(
+        auth.set_username(user.id, req.username.as_deref()).await?,
+    ))
+}
+
+/// Change the password. Every session of the caller ends; the response is a fresh token pair
+/// for a new session. **Required role:** any signed-in user.
+#[utoipa::path(post, path = "/users/me/password", tag = "users", security(("oauth2" = []), ("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem, description = "wrong current password"),
+              (status = 422, body = Problem)))]
+pub async fn change_password(
+    State(auth): State<AuthState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    AppJson(req): AppJson<ChangePasswordRequest>,
+) -> Result<Response> {
+    let tokens = auth
+        .change_password(user.id, &req.current_password, req.new_password, client)
+        .await?;
+    Ok(no_store(tokens))
+}
+
+/// The caller's active sessions (devices). **Required role:** any signed-in user.
+#[utoipa::path(get, path = "/users/me/sessions", tag = "users", security(("oauth2" = []), ("bearer" = [])),
+    responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
+pub async fn sessions(
+    State(auth): State<AuthState>,
+    user: CurrentUser,
+) -> Result<Json<SessionList>> {
+    let items = auth
+        .sessions(user.id)
+        .await?
+        .into_iter()
+        .map(|s| SessionResponse::new(s, user.session_id))
+        .collect();
+    Ok(Json(SessionList { items }))
+}
+
+/// End one of the caller's sessions. **Required role:** any signed-in user (own sessions only).
+#[utoipa::path(delete, path = "/users/me/sessions/{id}", tag = "users", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "session id")),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_session(
+    State(auth): State<AuthState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("session"))?;
+    auth.end_session(user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,59 @@
+//! # authgate
+//!
+//! A JWT authentication server, and the library behind it. Run it as a server
+//! (`authgate serve`), or mount it into your own axum app and protect your handlers with its
+//! extractors:
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use authgate::{AuthState, CurrentUser, RequireRole, Admin};
+//!
+//! async fn me(user: CurrentUser) -> String { format!("hello {}", user.id) }
+//! async fn reports(_: RequireRole<Admin>) -> &'static str { "for admins" }
+//!
+//! # async fn run(auth: AuthState) {
+//! let app: Router = Router::new()
+//!     .nest("/authgate", authgate::router())      // the whole API under a prefix
+//!     .route("/me", get(me))                       // 401 without a valid token
+//!     .route("/reports", get(reports))             // 403 without the admin role
+//!     .with_state(auth);
+//! # }
+//! ```
+//!
+//! A host with its own state derives `FromRef` so that `AuthState: FromRef<HostState>`; a
+//! service that only verifies tokens from a separate authgate builds its state with
+//! [`AuthState::from_jwks_url`].
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod password;
+pub mod revocation;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod token;
+
+pub use clock::Clock;
+pub use config::Settings;
+pub use error::{Error, ErrorCode, Result};
+pub use http::extract::{
+    Admin, CurrentUser, Moderator, RequireRole, RoleMarker, User as UserRole, require_role,
+};
+pub use http::{docs, openapi, router};
+pub use service::{ClientInfo, TokenResponse, User};
+pub use startup::Application;
+pub use state::{AuthConfig, AuthState};
+pub use token::JwtAlg;
+
+/// Pick ring as rustls' crypto provider (once) before any outgoing TLS connection.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

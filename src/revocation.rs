@@ -1,0 +1,135 @@
+//! Revocation that every authenticated request consults without a database round trip.
+//!
+//! Two kinds of entry, each kept only as long as an access token issued before it could live
+//! (longest access lifetime + leeway), so the state stays bounded:
+//! - `session`: a logged-out or revoked session; its access tokens are refused.
+//! - `user`: the user's current activation and roles after an admin changed them; a deactivated
+//!   user's tokens are refused and a role change applies to the very next request.
+//!
+//! Every change is written through to the `revocations` table and reloaded at start, so it
+//! survives a restart. Rows carry `created_at`, so instances sharing one PostgreSQL can later
+//! poll each other's changes (`WHERE created_at >= last_seen`); that propagation is not built yet.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::store::{RevocationRecord, Store, StoreResult};
+
+const SESSION: &str = "session";
+const USER: &str = "user";
+
+/// A user's state as changed by an admin, overriding what their older tokens say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    pub active: bool,
+    pub roles: Vec<String>,
+}
+
+#[derive(Default)]
+struct Entries {
+    sessions: HashMap<Uuid, i64>,
+    users: HashMap<Uuid, (UserState, i64)>,
+}
+
+/// The in-memory revocation list, backed by the store.
+pub struct Revocations {
+    store: Arc<dyn Store>,
+    ttl: i64,
+    entries: RwLock<Entries>,
+}
+
+impl Revocations {
+    /// Load what is still in force. `ttl` is the longest access-token lifetime plus leeway.
+    pub async fn load(store: Arc<dyn Store>, ttl: i64, now: i64) -> StoreResult<Self> {
+        let mut entries = Entries::default();
+        for row in store.load_revocations(now).await? {
+            let Ok(subject) = Uuid::parse_str(&row.subject) else {
+                continue;
+            };
+            match row.kind.as_str() {
+                SESSION => {
+                    entries.sessions.insert(subject, row.expires_at);
+                }
+                USER => {
+                    if let Ok(state) = serde_json::from_str(&row.data) {
+                        entries.users.insert(subject, (state, row.expires_at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            store,
+            ttl,
+            entries: RwLock::new(entries),
+        })
+    }
+
+    /// Is this session revoked?
+    pub fn is_session_revoked(&self, sid: &Uuid, now: i64) -> bool {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.sessions.get(sid).is_some_and(|&exp| exp > now)
+    }
+
+    /// The admin-set state of a user, if it changed recently enough to matter.
+    pub fn user_state(&self, user: &Uuid, now: i64) -> Option<UserState> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .users
+            .get(user)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(s, _)| s.clone())
+    }
+
+    /// Revoke sessions: in memory at once, then persisted.
+    pub async fn revoke_sessions(&self, sids: &[Uuid], now: i64) -> StoreResult<()> {
+        let expires_at = now + self.ttl;
+        {
+            let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            for sid in sids {
+                entries.sessions.insert(*sid, expires_at);
+            }
+        }
+        for sid in sids {
+            let row = RevocationRecord {
+                kind: SESSION.into(),
+                subject: sid.to_string(),
+                data: "{}".into(),
+                expires_at,
+                created_at: now,
+            };
+            self.store.save_revocation(&row).await?;
+        }
+        Ok(())
+    }
+
+    /// Record a user's new activation/roles: in memory at once, then persisted.
+    pub async fn set_user_state(&self, user: Uuid, state: UserState, now: i64) -> StoreResult<()> {
+        let expires_at = now + self.ttl;
+        let data = serde_json::to_string(&state).map_err(|e| anyhow::anyhow!(e))?;
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .users
+            .insert(user, (state, expires_at));
+        let row = RevocationRecord {
+            kind: USER.into(),
+            subject: user.to_string(),
+            data,
+            expires_at,
+            created_at: now,
+        };
+        self.store.save_revocation(&row).await
+    }
+
+    /// Drop expired entries from memory (the store purges its own rows).
+    pub fn purge(&self, now: i64) -> usize {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.sessions.retain(|_, exp| *exp > now);
+        entries.users.retain(|_, (_, exp)| *exp > now);
+        entries.sessions.len() + entries.users.len()
+    }
+}

@@ -1,0 +1,187 @@
+//! Registration, credential checks, profile and password changes.
+
+use tracing::info;
+use uuid::Uuid;
+
+use super::{ClientInfo, TokenResponse, User};
+use crate::domain::{Email, Password, Username, role};
+use crate::error::{Error, FieldErrors, Result};
+use crate::password::Verdict;
+use crate::state::AuthState;
+use crate::store::{NewUser, UserRecord};
+
+impl AuthState {
+    /// Create an account with the `user` role. Input is validated field by field (422 with every
+    /// problem at once); a taken e-mail or username is 409.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: String,
+        username: Option<&str>,
+    ) -> Result<User> {
+        self.create_user(email, password, username, vec![role::USER.to_owned()])
+            .await
+    }
+
+    /// Create an account with the given roles (the CLI's `user create`).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: String,
+        username: Option<&str>,
+        roles: Vec<String>,
+    ) -> Result<User> {
+        let server = self.server()?;
+        let mut errors = FieldErrors::new();
+        let email = Email::parse(email)
+            .map_err(|e| errors.entry("email".into()).or_default().push(e))
+            .ok();
+        let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => Username::parse(u)
+                .map(Some)
+                .map_err(|e| errors.entry("username".into()).or_default().push(e))
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let password = Password::parse(password)
+            .map_err(|e| errors.entry("password".into()).or_default().push(e))
+            .ok();
+        let (Some(email), Some(password)) = (email, password) else {
+            return Err(Error::Validation(errors));
+        };
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let now = self.clock().now();
+        let hash = server.hasher.hash(&password).await?;
+        let new = NewUser {
+            id: Uuid::now_v7(),
+            email: email.as_str().to_owned(),
+            email_lower: email.lower().to_owned(),
+            username: username.as_ref().map(|u| u.as_str().to_owned()),
+            username_lower: username.as_ref().map(|u| u.lower().to_owned()),
+            password_hash: hash,
+            roles,
+            is_active: true,
+            created_at: now,
+        };
+        let user = server.store.create_user(&new).await?;
+        info!(user_id = %user.id, "user registered");
+        Ok(user.into())
+    }
+
+    /// Check a login name (e-mail or username) and password. Unknown users cost the same and
+    /// answer the same as a wrong password. Upgrades legacy or weaker hashes on success.
+    pub async fn check_credentials(&self, login: &str, password: &str) -> Result<UserRecord> {
+        let server = self.server()?;
+        let login = login.trim().to_lowercase();
+        // SECURITY: oversized input is refused only after the same hashing cost as any attempt.
+        let user = if login.is_empty() || login.len() > 254 {
+            None
+        } else {
+            server.store.user_by_login(&login).await?
+        };
+        let password = if password.chars().count() > crate::domain::password::MAX_CHARS {
+            ""
+        } else {
+            password
+        };
+        let verdict = server
+            .hasher
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        let user = match (verdict, user) {
+            (Verdict::Mismatch, _) | (_, None) => {
+                info!(event = "login_failed", "login failed");
+                return Err(Error::InvalidCredentials);
+            }
+            (Verdict::MatchRehash(new_hash), Some(user)) => {
+                server.store.set_password_hash(user.id, &new_hash).await?;
+                info!(user_id = %user.id, "password hash upgraded to argon2id");
+                user
+            }
+            (Verdict::Match, Some(user)) => user,
+        };
+        if !user.is_active {
+            // Only someone who knows the password learns that the account is deactivated.
+            return Err(Error::Forbidden("this account is deactivated"));
+        }
+        Ok(user)
+    }
+
+    /// The password grant: check credentials, then open a session.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        remember_me: bool,
+        client: ClientInfo,
+    ) -> Result<TokenResponse> {
+        let user = self.check_credentials(login, password).await?;
+        let server = self.server()?;
+        server
+            .store
+            .record_login(user.id, self.clock().now())
+            .await?;
+        info!(user_id = %user.id, event = "login_succeeded", "login succeeded");
+        self.open_session(&user, remember_me, client).await
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: Uuid) -> Result<User> {
+        let server = self.server()?;
+        server
+            .store
+            .user_by_id(id)
+            .await?
+            .map(User::from)
+            .ok_or(Error::NotFound("user"))
+    }
+
+    /// Change (or clear, with `None`) a user's username.
+    pub async fn set_username(&self, id: Uuid, username: Option<&str>) -> Result<User> {
+        let server = self.server()?;
+        let parsed = match username.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => Some(Username::parse(u).map_err(|e| Error::field("username", e))?),
+            None => None,
+        };
+        let pair = parsed.as_ref().map(|u| (u.as_str(), u.lower()));
+        if !server.store.set_username(id, pair).await? {
+            return Err(Error::NotFound("user"));
+        }
+        self.user(id).await
+    }
+
+    /// Change the password: needs the current one (a wrong one counts as a failed login), ends
+    /// every other session, and returns a fresh pair for a new session of the caller.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current: &str,
+        new: String,
+        client: ClientInfo,
+    ) -> Result<TokenResponse> {
+        let server = self.server()?;
+        let user = server
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(Error::Unauthenticated { token_sent: true })?;
+        let verdict = server
+            .hasher
+            .verify(current, Some(&user.password_hash))
+            .await?;
+        if verdict == Verdict::Mismatch {
+            info!(user_id = %user.id, event = "login_failed", "password change: wrong current password");
+            return Err(Error::InvalidCredentials);
+        }
+        let new = Password::parse(new).map_err(|e| Error::field("new_password", e))?;
+        let hash = server.hasher.hash(&new).await?;
+        server.store.set_password_hash(user.id, &hash).await?;
+        // The caller gets a new session too: the old one's refresh token may be what leaked.
+        self.end_all_sessions(user.id, None).await?;
+        info!(user_id = %user.id, event = "password_changed", "password changed; all other sessions ended");
+        self.open_session(&user, false, client).await
+    }
+}

@@ -1,0 +1,145 @@
+//! Changes made by admins and moderators, applied to the user's very next request.
+
+use tracing::info;
+use uuid::Uuid;
+
+use super::{User, UserChanges};
+use crate::domain::{RoleName, role};
+use crate::error::{Error, Result};
+use crate::revocation::UserState;
+use crate::state::AuthState;
+use crate::store::{RoleRecord, UserQuery};
+
+impl AuthState {
+    /// One page of users.
+    pub async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>> {
+        let server = self.server()?;
+        Ok(server
+            .store
+            .list_users(query)
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect())
+    }
+
+    /// Apply role and activation changes. `actor_is_admin` false means a moderator, who may only
+    /// (de)activate users who are not admins.
+    pub async fn update_user(
+        &self,
+        id: Uuid,
+        changes: UserChanges,
+        actor_is_admin: bool,
+    ) -> Result<User> {
+        let server = self.server()?;
+        let target = server
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        if !actor_is_admin {
+            if changes.roles.is_some() {
+                return Err(Error::Forbidden("only admins can change roles"));
+            }
+            if target.roles.iter().any(|r| r == role::ADMIN) {
+                return Err(Error::Forbidden("moderators cannot change admins"));
+            }
+        }
+        if let Some(roles) = &changes.roles {
+            let roles = self.validate_roles(roles).await?;
+            server.store.set_roles(id, &roles).await?;
+        }
+        if let Some(active) = changes.is_active {
+            server.store.set_active(id, active).await?;
+            if !active {
+                // Deactivation ends every session, so refresh tokens die with the access tokens.
+                self.end_all_sessions(id, None).await?;
+            }
+        }
+        let user = server
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        let state = UserState {
+            active: user.is_active,
+            roles: user.roles.clone(),
+        };
+        server
+            .revocations
+            .set_user_state(id, state, self.clock().now())
+            .await?;
+        info!(user_id = %id, roles = ?user.roles, active = user.is_active, event = "user_changed", "user changed by admin");
+        Ok(user.into())
+    }
+
+    async fn validate_roles(&self, roles: &[String]) -> Result<Vec<String>> {
+        let known: Vec<String> = self
+            .server()?
+            .store
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let mut out = Vec::new();
+        for r in roles {
+            let name = RoleName::parse(r)
+                .map_err(|e| Error::field("roles", e))?
+                .into_string();
+            if !known.contains(&name) {
+                return Err(Error::field(
+                    "roles",
+                    format!("unknown role {name:?}; create it with POST /admin/roles first"),
+                ));
+            }
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete a user; their tokens die at once.
+    pub async fn delete_user(&self, id: Uuid) -> Result<()> {
+        let server = self.server()?;
+        let now = self.clock().now();
+        self.end_all_sessions(id, None).await?;
+        if !server.store.delete_user(id).await? {
+            return Err(Error::NotFound("user"));
+        }
+        server
+            .revocations
+            .set_user_state(
+                id,
+                UserState {
+                    active: false,
+                    roles: vec![],
+                },
+                now,
+            )
+            .await?;
+        info!(user_id = %id, event = "user_deleted", "user deleted");
+        Ok(())
+    }
+
+    /// All roles.
+    pub async fn roles(&self) -> Result<Vec<RoleRecord>> {
+        Ok(self.server()?.store.list_roles().await?)
+    }
+
+    /// Create a role.
+    pub async fn create_role(&self, name: &str, description: &str) -> Result<RoleRecord> {
+        let name = RoleName::parse(name).map_err(|e| Error::field("name", e))?;
+        if description.chars().count() > 256 {
+            return Err(Error::field("description", "at most 256 characters"));
+        }
+        let role = RoleRecord {
+            name: name.into_string(),
+            description: description.trim().to_owned(),
+            created_at: self.clock().now(),
+        };
+        self.server()?.store.create_role(&role).await?;
+        Ok(role)
+    }
+}

@@ -1,0 +1,171 @@
+//! Sessions: opening one at login, rotating its refresh token, ending it.
+
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::{ClientInfo, TokenResponse};
+use crate::error::{Error, Result};
+use crate::state::AuthState;
+use crate::store::{NewSession, RotateOutcome, Rotation, SessionRecord, UserRecord};
+use crate::token::refresh;
+
+impl AuthState {
+    /// Start a session for an authenticated user and issue its first token pair.
+    pub(crate) async fn open_session(
+        &self,
+        user: &UserRecord,
+        remember_me: bool,
+        client: ClientInfo,
+    ) -> Result<TokenResponse> {
+        let server = self.server()?;
+        let cfg = &server.cfg;
+        let now = self.clock().now();
+        let idle_ttl = if remember_me {
+            cfg.remember_me_ttl
+        } else {
+            cfg.refresh_ttl
+        };
+        let session = NewSession {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + cfg.remember_me_ttl,
+            idle_ttl,
+            remember_me,
+            user_agent: client.user_agent.map(|ua| ua.chars().take(256).collect()),
+            ip: client.ip,
+        };
+        let token = refresh::generate();
+        server
+            .store
+            .create_session(&session, &refresh::hash(&token))
+            .await?;
+        let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
+        self.token_response(
+            user.id,
+            session.id,
+            user.roles.clone(),
+            token,
+            refresh_expires_in,
+        )
+    }
+
+    fn token_response(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        roles: Vec<String>,
+        refresh_token: String,
+        refresh_expires_in: i64,
+    ) -> Result<TokenResponse> {
+        let cfg = &self.server()?.cfg;
+        let verifier = self.verifier();
+        let claims = verifier.claims(user, session, roles, self.clock().now(), cfg.access_ttl);
+        Ok(TokenResponse {
+            access_token: verifier.sign(&claims)?,
+            token_type: "Bearer",
+            expires_in: cfg.access_ttl,
+            refresh_token,
+            refresh_expires_in,
+        })
+    }
+
+    /// Exchange a refresh token for a new pair. Every use rotates; a replay of a rotated token
+    /// outside the grace window revokes the whole session. Concurrent uses of one token within
+    /// the grace window all succeed with the same new refresh token.
+    pub async fn refresh(&self, presented: &str) -> Result<TokenResponse> {
+        let server = self.server()?;
+        let presented = presented.trim();
+        if presented.is_empty() || presented.len() > refresh::MAX_LEN {
+            return Err(Error::InvalidRefreshToken);
+        }
+        let now = self.clock().now();
+        let child = refresh::successor(&server.rotation_key, presented);
+        let rotation = Rotation {
+            presented_hash: refresh::hash(presented),
+            child_hash: refresh::hash(&child),
+            now,
+            grace_secs: server.cfg.refresh_grace,
+        };
+        let session: SessionRecord = match server.store.rotate_refresh(&rotation).await? {
+            RotateOutcome::Rotated(s) | RotateOutcome::Repeated(s) => s,
+            RotateOutcome::ReuseDetected {
+                session_id,
+                user_id,
+            } => {
+                warn!(%user_id, %session_id, event = "refresh_reuse_detected", "refresh token reused; session revoked");
+                server
+                    .revocations
+                    .revoke_sessions(&[session_id], now)
+                    .await?;
+                return Err(Error::InvalidRefreshToken);
+            }
+            RotateOutcome::Invalid => return Err(Error::InvalidRefreshToken),
+        };
+        // Roles and activation come from the database here, so admin changes always reach new tokens.
+        let user = server
+            .store
+            .user_by_id(session.user_id)
+            .await?
+            .ok_or(Error::InvalidRefreshToken)?;
+        if !user.is_active {
+            return Err(Error::InvalidRefreshToken);
+        }
+        let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
+        self.token_response(user.id, session.id, user.roles, child, refresh_expires_in)
+    }
+
+    /// End one session of a user (logout, or deleting a device). Its access tokens die now.
+    pub async fn end_session(&self, user: Uuid, session: Uuid) -> Result<()> {
+        let server = self.server()?;
+        let now = self.clock().now();
+        if !server.store.revoke_session(user, session, now).await? {
+            return Err(Error::NotFound("session"));
+        }
+        server.revocations.revoke_sessions(&[session], now).await?;
+        info!(user_id = %user, session_id = %session, event = "logout", "session ended");
+        Ok(())
+    }
+
+    /// End every session of a user except `keep`.
+    pub async fn end_all_sessions(&self, user: Uuid, keep: Option<Uuid>) -> Result<usize> {
+        let server = self.server()?;
+        let now = self.clock().now();
+        let ended = server.store.revoke_user_sessions(user, keep, now).await?;
+        server.revocations.revoke_sessions(&ended, now).await?;
+        info!(user_id = %user, count = ended.len(), event = "logout_all", "sessions ended");
+        Ok(ended.len())
+    }
+
+    /// The user's active sessions, newest first.
+    pub async fn sessions(&self, user: Uuid) -> Result<Vec<SessionRecord>> {
+        let server = self.server()?;
+        Ok(server.store.list_sessions(user, self.clock().now()).await?)
+    }
+
+    /// Note that a session was used; writes at most once per `activity_interval` per session.
+    pub(crate) fn touch(&self, user: Uuid, session: Uuid) {
+        let Ok(server) = self.server() else { return };
+        let now = self.clock().now();
+        {
+            let mut seen = server.activity.lock().unwrap_or_else(|p| p.into_inner());
+            if seen
+                .get(&session)
+                .is_some_and(|&last| now - last < server.cfg.activity_interval)
+            {
+                return;
+            }
+            // Bounded: forget sessions idle past the interval once the map grows.
+            if seen.len() > 100_000 {
+                seen.retain(|_, last| now - *last < server.cfg.activity_interval);
+            }
+            seen.insert(session, now);
+        }
+        let store = server.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_activity(user, session, now).await {
+                warn!(error = %e, "could not record activity");
+            }
+        });
+    }
+}

@@ -1,0 +1,238 @@
+//! `AuthState`: everything a request needs, cheap to clone, no globals.
+//!
+//! A full state (built by [`AuthState::build`]) issues and verifies tokens and owns the store. A
+//! verify-only state ([`AuthState::from_jwks_url`]) trusts a separate authgate server's JWKS: it
+//! serves the extractors only, and cannot see that server's revocations (its tokens stay valid
+//! until they expire, at most the access-token lifetime).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::{Context, bail};
+use jsonwebtoken::jwk::JwkSet;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::password::Hasher;
+use crate::revocation::Revocations;
+use crate::store::Store;
+use crate::token::{JwtAlg, KeyRing, Verifier, refresh};
+
+/// Lifetimes and limits of a running server (seconds unless noted).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub alg: JwtAlg,
+    pub access_ttl: i64,
+    pub refresh_ttl: i64,
+    pub remember_me_ttl: i64,
+    pub refresh_grace: i64,
+    pub leeway: i64,
+    /// Minimum seconds between two `last_activity_at` writes for one session.
+    pub activity_interval: i64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub hash_concurrency: usize,
+}
+
+/// The shared state of authgate, generic-free so host apps can hold it in their own state and
+/// hand it over with `FromRef`.
+#[derive(Clone)]
+pub struct AuthState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub verifier: RwLock<Arc<Verifier>>,
+    pub clock: Clock,
+    pub server: Option<Server>,
+    pub remote: Option<Remote>,
+}
+
+/// The parts only a token-issuing server has.
+pub(crate) struct Server {
+    pub store: Arc<dyn Store>,
+    pub hasher: Hasher,
+    pub revocations: Revocations,
+    pub cfg: AuthConfig,
+    pub rotation_key: Vec<u8>,
+    /// session → last time its activity was written.
+    pub activity: Mutex<HashMap<Uuid, i64>>,
+}
+
+/// A verify-only state's link to the issuing server.
+pub(crate) struct Remote {
+    pub jwks_url: String,
+    pub alg: JwtAlg,
+    pub issuer: String,
+    pub audience: String,
+    pub leeway: i64,
+    pub last_fetch: Mutex<i64>,
+}
+
+impl AuthState {
+    /// Build a full server state over a migrated store: loads (or creates) the signing keys,
+    /// runs a sign-and-verify self-test, and loads the persisted revocation list.
+    pub async fn build(
+        cfg: AuthConfig,
+        store: Arc<dyn Store>,
+        hs256_secret: Option<&[u8]>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let now = clock.now();
+        let keys = KeyRing::load(store.as_ref(), cfg.alg, hs256_secret, now).await?;
+        let verifier = Verifier::new(Arc::new(keys), &cfg.issuer, &cfg.audience, cfg.leeway);
+        self_test(&verifier, now)?;
+        let ttl = cfg.access_ttl + cfg.leeway;
+        let revocations = Revocations::load(store.clone(), ttl, now).await?;
+        let rotation_key = store
+            .secret("refresh-rotation-key", &refresh::generate(), now)
+            .await?
+            .into_bytes();
+        let hasher = Hasher::new(
+            cfg.argon2_memory_kib,
+            cfg.argon2_iterations,
+            1,
+            cfg.hash_concurrency,
+        )?;
+        let server = Server {
+            store,
+            hasher,
+            revocations,
+            cfg,
+            rotation_key,
+            activity: Mutex::new(HashMap::new()),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                verifier: RwLock::new(Arc::new(verifier)),
+                clock,
+                server: Some(server),
+                remote: None,
+            }),
+        })
+    }
+
+    /// A verify-only state trusting the authgate server whose JWKS is at `jwks_url`.
+    /// Unknown `kid`s trigger a re-fetch (at most once a minute), so key rotation is picked up.
+    pub async fn from_jwks_url(
+        jwks_url: &str,
+        alg: JwtAlg,
+        issuer: &str,
+        audience: &str,
+    ) -> anyhow::Result<Self> {
+        if alg == JwtAlg::HS256 {
+            bail!("HS256 keys are secret and never published; share AUTHGATE_JWT_SECRET instead");
+        }
+        let clock = Clock::default();
+        let remote = Remote {
+            jwks_url: jwks_url.to_owned(),
+            alg,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            leeway: 30,
+            last_fetch: Mutex::new(clock.now()),
+        };
+        let verifier = remote.fetch().await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                verifier: RwLock::new(Arc::new(verifier)),
+                clock,
+                server: None,
+                remote: Some(remote),
+            }),
+        })
+    }
+
+    /// The clock (tests move it).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The token verifier currently in force.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.inner
+            .verifier
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The store, for host apps that keep their own data beside authgate's.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.inner.server.as_ref().map(|s| &s.store)
+    }
+
+    pub(crate) fn server(&self) -> crate::Result<&Server> {
+        self.inner.server.as_ref().ok_or_else(|| {
+            crate::Error::Internal(anyhow::anyhow!(
+                "this AuthState verifies tokens only; it cannot serve the authgate API"
+            ))
+        })
+    }
+
+    /// Re-fetch a remote JWKS if the last fetch is over a minute old. Returns whether it did.
+    pub(crate) async fn refresh_remote_keys(&self) -> bool {
+        let Some(remote) = &self.inner.remote else {
+            return false;
+        };
+        let now = self.inner.clock.now();
+        {
+            let mut last = remote.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            if now - *last < 60 {
+                return false;
+            }
+            *last = now;
+        }
+        match remote.fetch().await {
+            Ok(v) => {
+                *self
+                    .inner
+                    .verifier
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(v);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not refresh the remote JWKS");
+                false
+            }
+        }
+    }
+}
+
+impl Remote {
+    async fn fetch(&self) -> anyhow::Result<Verifier> {
+        crate::install_tls_provider();
+        let jwks: JwkSet = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?
+            .get(&self.jwks_url)
+            .send()
+            .await
+            .with_context(|| format!("could not fetch the JWKS at {}", self.jwks_url))?
+            .error_for_status()?
+            .json()
+            .await
+            .context("the JWKS is not valid JSON")?;
+        let keys = KeyRing::from_jwks(self.alg, &jwks)?;
+        Ok(Verifier::new(
+            Arc::new(keys),
+            &self.issuer,
+            &self.audience,
+            self.leeway,
+        ))
+    }
+}
+
+/// Sign and verify a throwaway token, so a broken key or crypto backend stops the start.
+fn self_test(verifier: &Verifier, now: i64) -> anyhow::Result<()> {
+    let claims = verifier.claims(Uuid::nil(), Uuid::nil(), vec![], now, 60);
+    let token = verifier.sign(&claims).context("signing self-test failed")?;
+    match verifier.verify(&token, now) {
+        Ok(back) if back == claims => Ok(()),
+        Ok(_) => bail!("signing self-test: claims changed in a round trip"),
+        Err(e) => bail!("signing self-test: could not verify our own token: {e}"),
+    }
+}

@@ -1,0 +1,100 @@
+//! Persistence behind one narrow trait, with an implementation per backend (SQLite, PostgreSQL).
+//!
+//! Handlers and services never see `sqlx::Error`: the store translates driver errors into
+//! [`StoreError`] (a unique violation becomes `Conflict`, a dead connection `Unavailable`).
+
+mod migrate;
+mod records;
+mod sql;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use records::*;
+pub use sql::{PgStore, SqliteStore, connect};
+
+/// What can go wrong in storage, as the rest of the crate needs to know it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was hit; names the field (`email`, `username`, `role`).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The database could not be reached in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or corrupt data.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything authgate keeps. Implementations must be safe to call concurrently from many tasks;
+/// every multi-statement operation is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Apply the embedded migrations (idempotent).
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Insert a user and their roles atomically. `Conflict("email"|"username")` when taken.
+    async fn create_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
+    /// Look a user up by id.
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    /// Look a user up by lowercase e-mail or lowercase username.
+    async fn user_by_login(&self, login_lower: &str) -> StoreResult<Option<UserRecord>>;
+    /// One page of users, ordered by id (ids are UUIDv7, so this is creation order).
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<UserRecord>>;
+    /// Change (or clear) the username.
+    async fn set_username(&self, id: Uuid, username: Option<(&str, &str)>) -> StoreResult<bool>;
+    /// Replace the password hash (upgrade or change).
+    async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()>;
+    /// Replace the user's roles. `Conflict("role")` is never returned; unknown roles are checked by the caller.
+    async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
+    /// Activate or deactivate.
+    async fn set_active(&self, id: Uuid, active: bool) -> StoreResult<bool>;
+    /// Delete the user and (by cascade) their sessions.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<bool>;
+    /// Stamp `last_login_at`.
+    async fn record_login(&self, id: Uuid, now: i64) -> StoreResult<()>;
+    /// Stamp `last_activity_at` on the user and `last_used_at` on the session.
+    async fn record_activity(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()>;
+
+    /// All roles.
+    async fn list_roles(&self) -> StoreResult<Vec<RoleRecord>>;
+    /// Create a role; `Conflict("role")` when it exists.
+    async fn create_role(&self, role: &RoleRecord) -> StoreResult<()>;
+
+    /// Start a session with its first refresh token.
+    async fn create_session(&self, session: &NewSession, refresh_hash: &str) -> StoreResult<()>;
+    /// The atomic heart of refresh: see [`RotateOutcome`].
+    async fn rotate_refresh(&self, rotation: &Rotation) -> StoreResult<RotateOutcome>;
+    /// Revoke one session of one user; returns false when it does not exist or is not theirs.
+    async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<bool>;
+    /// Revoke every active session of a user but `keep`; returns the ids revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: i64,
+    ) -> StoreResult<Vec<Uuid>>;
+    /// The user's active sessions, newest first.
+    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Signing keys for one algorithm, newest first.
+    async fn signing_keys(&self, alg: &str) -> StoreResult<Vec<StoredKey>>;
+    /// Add a signing key (ignored if the kid exists).
+    async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Return the secret called `name`, creating it from `candidate` if it does not exist yet
+    /// (the first instance to start wins, the others read its value).
+    async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String>;
+
+    /// Upsert a revocation entry.
+    async fn save_revocation(&self, entry: &RevocationRecord) -> StoreResult<()>;
+    /// Revocation entries still in force.
+    async fn load_revocations(&self, now: i64) -> StoreResult<Vec<RevocationRecord>>;
+    /// Delete expired revocation entries, refresh tokens of dead sessions, and dead sessions.
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+}

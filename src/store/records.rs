@@ -1,0 +1,130 @@
+//! Plain data carried across the [`Store`](super::Store) boundary.
+
+use uuid::Uuid;
+
+/// A user as stored, with their roles.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub username: Option<String>,
+    /// PHC string (`$argon2id$…`) or a legacy bcrypt hash (`$2b$…`).
+    pub password_hash: String,
+    pub is_active: bool,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub last_activity_at: Option<i64>,
+}
+
+/// A user to insert.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: String,
+    pub email_lower: String,
+    pub username: Option<String>,
+    pub username_lower: Option<String>,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub is_active: bool,
+    pub created_at: i64,
+}
+
+/// Filters and cursor for the admin user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub limit: i64,
+    /// Return users with an id greater than this.
+    pub after: Option<Uuid>,
+    /// Substring of e-mail or username, case-insensitive.
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// A role.
+#[derive(Debug, Clone)]
+pub struct RoleRecord {
+    pub name: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// A session to create.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub idle_ttl: i64,
+    pub remember_me: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A session as listed to its owner.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub idle_expires_at: i64,
+    pub remember_me: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// One refresh request, as the store needs it.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// SHA-256 (hex) of the presented token.
+    pub presented_hash: String,
+    /// SHA-256 (hex) of its successor. The successor is derived from the presented token, so
+    /// concurrent requests with the same token agree on it without talking to each other.
+    pub child_hash: String,
+    pub now: i64,
+    /// How long after its first use a token may be presented again and get the same successor.
+    pub grace_secs: i64,
+}
+
+/// What a refresh attempt came to.
+#[derive(Debug, Clone)]
+pub enum RotateOutcome {
+    /// First use: the successor is stored and the session extended.
+    Rotated(SessionRecord),
+    /// A concurrent or retried use within the grace window: the same successor stands.
+    Repeated(SessionRecord),
+    /// A replay of a rotated token: the whole session (the token family) has been revoked, and
+    /// that revocation is committed.
+    ReuseDetected { session_id: Uuid, user_id: Uuid },
+    /// Unknown token, or its session expired or was revoked.
+    Invalid,
+}
+
+/// A stored signing key.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    /// Base64 DER of the private key.
+    pub private_der: String,
+    /// The public JWK, as JSON.
+    pub public_jwk: String,
+    pub created_at: i64,
+}
+
+/// A persisted revocation entry (see `crate::revocation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// `session` or `user`.
+    pub kind: String,
+    pub subject: String,
+    /// Kind-specific JSON payload.
+    pub data: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}

@@ -1,0 +1,242 @@
+//! Signing keys: generated on first start, kept in the database so every instance signs with the
+//! same key, published (public halves only) as a JWKS.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoredKey};
+
+/// The signing algorithms authgate can be configured with; exactly one is accepted at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum JwtAlg {
+    /// Ed25519 (default): small, fast, no parameter choices to get wrong.
+    #[value(name = "EdDSA")]
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    #[value(name = "ES256")]
+    ES256,
+    /// RSA 2048 PKCS#1 v1.5 with SHA-256.
+    #[value(name = "RS256")]
+    RS256,
+    /// HMAC-SHA256 with a shared secret, for services written like the tutorials.
+    #[value(name = "HS256")]
+    HS256,
+}
+
+impl JwtAlg {
+    /// The jsonwebtoken algorithm.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            JwtAlg::EdDSA => Algorithm::EdDSA,
+            JwtAlg::ES256 => Algorithm::ES256,
+            JwtAlg::RS256 => Algorithm::RS256,
+            JwtAlg::HS256 => Algorithm::HS256,
+        }
+    }
+
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlg::EdDSA => "EdDSA",
+            JwtAlg::ES256 => "ES256",
+            JwtAlg::RS256 => "RS256",
+            JwtAlg::HS256 => "HS256",
+        }
+    }
+}
+
+/// PKCS#8 v1 prefix for a raw Ed25519 seed (jsonwebtoken wants exactly this 48-byte form).
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The keys this instance signs and verifies with. Private material never leaves it.
+pub struct KeyRing {
+    alg: JwtAlg,
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    jwks: JwkSet,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("alg", &self.alg)
+            .field("signing_kid", &self.signing_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Load the keys for `alg` from the store, generating the first one if there is none.
+    /// HS256 uses `secret` instead and publishes nothing.
+    pub async fn load(
+        store: &dyn Store,
+        alg: JwtAlg,
+        secret: Option<&[u8]>,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        if alg == JwtAlg::HS256 {
+            let secret =
+                secret.context("AUTHGATE_JWT_SECRET is required with AUTHGATE_JWT_ALG=HS256")?;
+            return Ok(Self::hmac(secret));
+        }
+        let mut stored = store.signing_keys(alg.name()).await?;
+        if stored.is_empty() {
+            let key = generate(alg, now)?;
+            store.insert_signing_key(&key).await?;
+            // Another instance may have won the race; whatever is newest in the store is the key.
+            stored = store.signing_keys(alg.name()).await?;
+        }
+        let newest = stored
+            .first()
+            .context("no signing key in the store after generating one")?;
+        let signing = encoding_key(
+            alg,
+            &STANDARD
+                .decode(&newest.private_der)
+                .context("corrupt signing key")?,
+        );
+        let mut verifying = HashMap::new();
+        let mut jwks = JwkSet { keys: Vec::new() };
+        for key in &stored {
+            let jwk: Jwk =
+                serde_json::from_str(&key.public_jwk).context("corrupt public JWK in the store")?;
+            verifying.insert(key.kid.clone(), DecodingKey::from_jwk(&jwk)?);
+            jwks.keys.push(jwk);
+        }
+        Ok(Self {
+            alg,
+            signing_kid: newest.kid.clone(),
+            signing,
+            verifying,
+            jwks,
+        })
+    }
+
+    /// A ring for a shared HMAC secret. The kid is derived from the secret, which it cannot reveal.
+    pub fn hmac(secret: &[u8]) -> Self {
+        let kid = format!(
+            "hs256-{}",
+            &hex(&Sha256::new()
+                .chain_update(b"authgate-kid")
+                .chain_update(secret)
+                .finalize())[..16]
+        );
+        let mut verifying = HashMap::new();
+        verifying.insert(kid.clone(), DecodingKey::from_secret(secret));
+        // SECURITY: never publish an HMAC key: Jwk::from_encoding_key would put the secret in the JWKS.
+        Self {
+            alg: JwtAlg::HS256,
+            signing_kid: kid,
+            signing: EncodingKey::from_secret(secret),
+            verifying,
+            jwks: JwkSet { keys: vec![] },
+        }
+    }
+
+    /// A verify-only ring from a published JWKS (for services that trust a remote authgate).
+    pub fn from_jwks(alg: JwtAlg, jwks: &JwkSet) -> anyhow::Result<Self> {
+        let mut verifying = HashMap::new();
+        for jwk in &jwks.keys {
+            if let Some(kid) = &jwk.common.key_id {
+                verifying.insert(kid.clone(), DecodingKey::from_jwk(jwk)?);
+            }
+        }
+        if verifying.is_empty() {
+            bail!("the JWKS has no keys with a kid");
+        }
+        // A verify-only ring signs nothing; an unusable key keeps the type simple.
+        Ok(Self {
+            alg,
+            signing_kid: String::new(),
+            signing: EncodingKey::from_secret(&[]),
+            verifying,
+            jwks: jwks.clone(),
+        })
+    }
+
+    /// The configured algorithm.
+    pub fn alg(&self) -> JwtAlg {
+        self.alg
+    }
+
+    /// The key id put in new tokens' headers.
+    pub fn signing_kid(&self) -> &str {
+        &self.signing_kid
+    }
+
+    pub(crate) fn signing_key(&self) -> &EncodingKey {
+        &self.signing
+    }
+
+    /// The verification key for a `kid`, if it is one of ours.
+    pub(crate) fn verifying_key(&self, kid: &str) -> Option<&DecodingKey> {
+        self.verifying.get(kid)
+    }
+
+    /// The public JWKS.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+}
+
+fn encoding_key(alg: JwtAlg, der: &[u8]) -> EncodingKey {
+    match alg {
+        JwtAlg::EdDSA => EncodingKey::from_ed_der(der),
+        JwtAlg::ES256 => EncodingKey::from_ec_der(der),
+        JwtAlg::RS256 => EncodingKey::from_rsa_der(der),
+        JwtAlg::HS256 => EncodingKey::from_secret(der),
+    }
+}
+
+/// Generate a fresh key pair for `alg` with the OS random generator.
+pub fn generate(alg: JwtAlg, now: i64) -> anyhow::Result<StoredKey> {
+    let der: Vec<u8> = match alg {
+        JwtAlg::EdDSA => {
+            let mut seed = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut seed);
+            [ED25519_PKCS8_PREFIX.as_slice(), &seed].concat()
+        }
+        JwtAlg::ES256 => {
+            use p256::pkcs8::EncodePrivateKey;
+            p256::SecretKey::random(&mut rand::rngs::OsRng)
+                .to_pkcs8_der()?
+                .as_bytes()
+                .to_vec()
+        }
+        JwtAlg::RS256 => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?
+                .to_pkcs1_der()?
+                .as_bytes()
+                .to_vec()
+        }
+        JwtAlg::HS256 => bail!("HS256 keys come from AUTHGATE_JWT_SECRET, not the key store"),
+    };
+    let mut jwk = Jwk::from_encoding_key(&encoding_key(alg, &der), alg.algorithm())?;
+    let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
+    jwk.common.key_id = Some(kid.clone());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    Ok(StoredKey {
+        kid,
+        alg: alg.name().to_owned(),
+        private_der: STANDARD.encode(&der),
+        public_jwk: serde_json::to_string(&jwk)?,
+        created_at: now,
+    })
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
