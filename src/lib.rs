@@ -53,7 +53,8 @@ pub use startup::Application;
 pub use state::{AuthConfig, AuthState};
 pub use token::JwtAlg;
 
-/// Pick ring as rustls' crypto provider (once) before any outgoing TLS connection.
-pub(crate) fn install_tls_provider() {
+/// Pick ring as rustls' crypto provider (once). authgate calls it before fetching a JWKS; a host
+/// app that builds its own reqwest client with this crate's feature set calls it first too.
+pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

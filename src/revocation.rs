@@ -7,8 +7,9 @@
 //!   user's tokens are refused and a role change applies to the very next request.
 //!
 //! Every change is written through to the `revocations` table and reloaded at start, so it
-//! survives a restart. Rows carry `created_at`, so instances sharing one PostgreSQL can later
-//! poll each other's changes (`WHERE created_at >= last_seen`); that propagation is not built yet.
+//! survives a restart. Rows carry `created_at`, and a running server polls for rows newer than
+//! its last look ([`Revocations::sync`], every few seconds), so changes made by the CLI or by
+//! another instance sharing the database arrive within that interval.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -39,16 +40,34 @@ pub struct Revocations {
     store: Arc<dyn Store>,
     ttl: i64,
     entries: RwLock<Entries>,
+    /// `created_at` of the newest row seen, for [`Revocations::sync`].
+    last_sync: std::sync::atomic::AtomicI64,
 }
 
 impl Revocations {
     /// Load what is still in force. `ttl` is the longest access-token lifetime plus leeway.
     pub async fn load(store: Arc<dyn Store>, ttl: i64, now: i64) -> StoreResult<Self> {
-        let mut entries = Entries::default();
-        for row in store.load_revocations(now).await? {
-            let Ok(subject) = Uuid::parse_str(&row.subject) else {
-                continue;
-            };
+        let me = Self { store, ttl, entries: RwLock::new(Entries::default()), last_sync: Default::default() };
+        me.merge(me.store.load_revocations(now, 0).await?);
+        Ok(me)
+    }
+
+    /// Pick up entries written by other processes since the last look. Returns how many.
+    pub async fn sync(&self, now: i64) -> StoreResult<usize> {
+        use std::sync::atomic::Ordering;
+        // Overlap by a second: rows written in the same second as the last one seen still count.
+        let since = self.last_sync.load(Ordering::Relaxed) - 1;
+        let rows = self.store.load_revocations(now, since.max(0)).await?;
+        let n = rows.len();
+        self.merge(rows);
+        Ok(n)
+    }
+
+    fn merge(&self, rows: Vec<RevocationRecord>) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for row in rows {
+            self.last_sync.fetch_max(row.created_at, std::sync::atomic::Ordering::Relaxed);
+            let Ok(subject) = Uuid::parse_str(&row.subject) else { continue };
             match row.kind.as_str() {
                 SESSION => {
                     entries.sessions.insert(subject, row.expires_at);
@@ -61,11 +80,6 @@ impl Revocations {
                 _ => {}
             }
         }
-        Ok(Self {
-            store,
-            ttl,
-            entries: RwLock::new(entries),
-        })
     }
 
     /// Is this session revoked?

@@ -15,6 +15,9 @@ use crate::http::{ServerLayers, apply_server_layers, docs, router};
 use crate::state::{AuthConfig, AuthState};
 use crate::store::{self, Store};
 
+/// How often a server picks up revocations written by the CLI or other instances.
+const REVOCATION_SYNC_SECS: u64 = 3;
+
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
@@ -112,10 +115,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let housekeeping = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
-            loop {
+            let mut tick = tokio::time::interval(Duration::from_secs(REVOCATION_SYNC_SECS));
+            for ticks in 1u64.. {
                 tick.tick().await;
-                state.purge_expired().await;
+                state.sync_revocations().await;
+                if ticks % (600 / REVOCATION_SYNC_SECS) == 0 {
+                    state.purge_expired().await;
+                }
             }
         });
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
@@ -147,6 +153,14 @@ async fn shutdown_signal() {
 }
 
 impl AuthState {
+    /// Merge revocations written elsewhere (CLI, other instances) into memory.
+    pub async fn sync_revocations(&self) {
+        let Ok(server) = self.server() else { return };
+        if let Err(e) = server.revocations.sync(self.clock().now()).await {
+            tracing::warn!(error = %e, "could not sync revocations");
+        }
+    }
+
     /// Drop expired revocation entries and dead sessions.
     pub async fn purge_expired(&self) {
         let Ok(server) = self.server() else { return };

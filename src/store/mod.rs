@@ -93,8 +93,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Upsert a revocation entry.
     async fn save_revocation(&self, entry: &RevocationRecord) -> StoreResult<()>;
-    /// Revocation entries still in force.
-    async fn load_revocations(&self, now: i64) -> StoreResult<Vec<RevocationRecord>>;
+    /// Revocation entries still in force, written at or after `since` (0 for all).
+    async fn load_revocations(&self, now: i64, since: i64) -> StoreResult<Vec<RevocationRecord>>;
     /// Delete expired revocation entries, refresh tokens of dead sessions, and dead sessions.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 }

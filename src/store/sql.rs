@@ -464,11 +464,11 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
-                async fn load_revocations(&self, now: i64) -> StoreResult<Vec<RevocationRecord>> {
+                async fn load_revocations(&self, now: i64, since: i64) -> StoreResult<Vec<RevocationRecord>> {
                     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-                        "SELECT kind, subject, data, expires_at, created_at FROM revocations WHERE expires_at > $1 ORDER BY created_at",
+                        "SELECT kind, subject, data, expires_at, created_at FROM revocations WHERE expires_at > $1 AND created_at >= $2 ORDER BY created_at",
                     )
-                    .bind(now).fetch_all(&self.pool).await.map_err(map_err)?;
+                    .bind(now).bind(since).fetch_all(&self.pool).await.map_err(map_err)?;
                     Ok(rows.into_iter()
                         .map(|(kind, subject, data, expires_at, created_at)| RevocationRecord { kind, subject, data, expires_at, created_at })
                         .collect())
