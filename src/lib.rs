@@ -58,3 +58,8 @@ pub use token::JwtAlg;
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// The README's code blocks, compiled as doctests so the documented usage cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
