@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, and `user create | set-role | deactivate`.
 //! Every command takes the same settings (flags or `AUTHGATE_*` variables).
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -99,9 +99,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let base = format!("http://{}:{}", bind.ip(), app.port());
     tracing::info!("authgate listening on {base}; interactive API docs at {base}/docs");
-    println!(
-        "authgate listening on {base}\n  API docs: {base}/docs\n  OpenAPI:  {base}/openapi.json"
+    // A closed stdout (a supervisor that stopped reading) must not bring the server down.
+    let banner = format!(
+        "authgate listening on {base}\n  API docs: {base}/docs\n  OpenAPI:  {base}/openapi.json\n"
     );
+    let _ = std::io::stdout().lock().write_all(banner.as_bytes());
     app.run_until_stopped().await?;
     Ok(())
 }
