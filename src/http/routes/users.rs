@@ -18,11 +18,12 @@ use crate::state::AuthState;
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = Problem)))]
 pub async fn me(State(auth): State<AuthState>, user: CurrentUser) -> Result<Json<User>> {
-    let mut me = auth
-        .user(user.id)
-        .await
-        .map_err(|_| Error::Unauthenticated { token_sent: true })?;
-    me.roles = user.roles;
+    // The database is the truth for the profile (roles included); a user deleted since the
+    // token was issued is simply no longer authenticated.
+    let me = auth.user(user.id).await.map_err(|e| match e {
+        Error::NotFound(_) => Error::Unauthenticated { token_sent: true },
+        other => other,
+    })?;
     Ok(Json(me))
 }
 

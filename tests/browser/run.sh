@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Browser check of /docs: start the real server (debug build) on a fresh SQLite database, create a
+# user, then drive Swagger UI in headless Chromium (tests/browser/swagger.mjs).
+# Needs /usr/bin/chromium and node; .ci/run installs both if they are missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
+data=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+cargo build --quiet --bin authgate
+../../target/debug/authgate serve --bind 127.0.0.1:0 --data-dir "$data" > "$data/out" 2> "$data/err" &
+pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$data/out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^authgate listening on //p' "$data/out")
+[ -n "$base" ] || { cat "$data/err"; exit 1; }
+curl -sf "$base/auth/register" -H 'content-type: application/json' \
+  -d '{"email":"swagger@example.com","username":"swagger","password":"swagger ui password"}' > /dev/null
+node swagger.mjs "$base" swagger "swagger ui password" "${SCREENSHOT_DIR:-$data}"
