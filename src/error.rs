@@ -47,9 +47,12 @@ pub enum Error {
     /// Wrong `Content-Type`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The route exists, but not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// Body over the configured limit.
-    #[error("request body is larger than the {0}-byte limit")]
-    PayloadTooLarge(usize),
+    #[error("the request body is larger than this server accepts (AUTHGATE_MAX_BODY_BYTES)")]
+    PayloadTooLarge,
     /// The database (or another dependency) is unreachable: fail closed, ask to retry.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -70,6 +73,7 @@ pub enum ErrorCode {
     InvalidRefreshToken,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     ValidationFailed,
     BadRequest,
@@ -110,11 +114,12 @@ impl Error {
             | Error::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -128,11 +133,12 @@ impl Error {
             Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::NotFound(_) => ErrorCode::NotFound,
+            Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Validation(_) => ErrorCode::ValidationFailed,
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Error::Unavailable => ErrorCode::ServiceUnavailable,
             Error::Internal(_) => ErrorCode::InternalError,
         }
@@ -242,7 +248,7 @@ impl From<Error> for OAuthError {
             Error::Validation(_)
             | Error::BadRequest(_)
             | Error::UnsupportedMediaType(_)
-            | Error::PayloadTooLarge(_) => Self::new(InvalidRequest, e.to_string()),
+            | Error::PayloadTooLarge => Self::new(InvalidRequest, e.to_string()),
             Error::Unavailable => Self::new(
                 TemporarilyUnavailable,
                 "the service is temporarily unavailable",
@@ -252,6 +258,15 @@ impl From<Error> for OAuthError {
                 Self::new(ServerError, "internal error")
             }
         }
+    }
+}
+
+impl OAuthError {
+    /// The response with a status other than the one the error code implies (e.g. 413).
+    pub fn with_status(self, status: StatusCode) -> Response {
+        let mut response = self.into_response();
+        *response.status_mut() = status;
+        response
     }
 }
 

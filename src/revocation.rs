@@ -47,7 +47,12 @@ pub struct Revocations {
 impl Revocations {
     /// Load what is still in force. `ttl` is the longest access-token lifetime plus leeway.
     pub async fn load(store: Arc<dyn Store>, ttl: i64, now: i64) -> StoreResult<Self> {
-        let me = Self { store, ttl, entries: RwLock::new(Entries::default()), last_sync: Default::default() };
+        let me = Self {
+            store,
+            ttl,
+            entries: RwLock::new(Entries::default()),
+            last_sync: Default::default(),
+        };
         me.merge(me.store.load_revocations(now, 0).await?);
         Ok(me)
     }
@@ -66,8 +71,11 @@ impl Revocations {
     fn merge(&self, rows: Vec<RevocationRecord>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         for row in rows {
-            self.last_sync.fetch_max(row.created_at, std::sync::atomic::Ordering::Relaxed);
-            let Ok(subject) = Uuid::parse_str(&row.subject) else { continue };
+            self.last_sync
+                .fetch_max(row.created_at, std::sync::atomic::Ordering::Relaxed);
+            let Ok(subject) = Uuid::parse_str(&row.subject) else {
+                continue;
+            };
             match row.kind.as_str() {
                 SESSION => {
                     entries.sessions.insert(subject, row.expires_at);

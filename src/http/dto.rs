@@ -53,8 +53,17 @@ pub struct TokenForm {
 /// `PATCH /users/me`.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
-    /// The new username, or null to remove it.
-    pub username: Option<String>,
+    /// The new username, or null to remove it. Required: `{}` is refused rather than read as null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = true)]
+    pub username: Option<Option<String>>,
+}
+
+/// Tell a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `POST /users/me/password`.

@@ -34,7 +34,7 @@ where
 
 fn json_error(rejection: &JsonRejection) -> Error {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(0),
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType(
             "expected a JSON body with Content-Type: application/json".into(),
         ),

@@ -49,8 +49,8 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
     });
     router
         .fallback(|| async { Error::NotFound("route") })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::from_fn(log_server_errors))
-        .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(layers.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -60,6 +60,8 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
             Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
         .layer(cors(&layers.cors_origins))
+        // Outside CORS, so preflight answers carry the headers too.
+        .layer(middleware::from_fn(security_headers))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -267,7 +267,7 @@ macro_rules! sql_store {
                     let mut tx = self.pool.begin().await.map_err(map_err)?;
                     // Write first: on SQLite this takes the write lock before any read.
                     sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(&id).execute(&mut *tx).await.map_err(map_err)?;
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE user_id = $1")
+                    let exists: Option<String> = sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = $1")
                         .bind(&id).fetch_optional(&mut *tx).await.map_err(map_err)?;
                     if exists.is_none() {
                         return Ok(false);
@@ -300,7 +300,8 @@ macro_rules! sql_store {
 
                 async fn record_activity(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()> {
                     let mut tx = self.pool.begin().await.map_err(map_err)?;
-                    sqlx::query("UPDATE users SET last_activity_at = $2 WHERE user_id = $1")
+                    // Writes are spawned in the background and may land out of order: never move back in time.
+                    sqlx::query("UPDATE users SET last_activity_at = $2 WHERE user_id = $1 AND (last_activity_at IS NULL OR last_activity_at < $2)")
                         .bind(user_id.to_string()).bind(now).execute(&mut *tx).await.map_err(map_err)?;
                     sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE session_id = $1 AND last_used_at < $2")
                         .bind(session_id.to_string()).bind(now).execute(&mut *tx).await.map_err(map_err)?;
@@ -409,9 +410,11 @@ macro_rules! sql_store {
                 }
 
                 async fn revoke_user_sessions(&self, user_id: Uuid, keep: Option<Uuid>, now: i64) -> StoreResult<Vec<Uuid>> {
+                    // Sessions that ended less than a day ago are included: an access token issued just
+                    // before the end (at most 1h + 5m leeway) is still alive and must die too.
                     let ids: Vec<String> = sqlx::query_scalar(
                         "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL \
-                         AND ($2 IS NULL OR session_id <> $2) AND expires_at > $3 RETURNING session_id",
+                         AND ($2 IS NULL OR session_id <> $2) AND expires_at > $3 - 86400 RETURNING session_id",
                     )
                     .bind(user_id.to_string()).bind(keep.map(|k| k.to_string())).bind(now)
                     .fetch_all(&self.pool).await.map_err(map_err)?;
@@ -478,7 +481,8 @@ macro_rules! sql_store {
                     let mut total = 0;
                     for sql in [
                         "DELETE FROM revocations WHERE expires_at <= $1",
-                        "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $1 - 86400",
+                        // Ended sessions are kept a day, so their last access tokens can still be revoked.
+                        "DELETE FROM sessions WHERE expires_at <= $1 - 86400 OR idle_expires_at <= $1 - 86400 OR revoked_at <= $1 - 86400",
                     ] {
                         total += sqlx::query(sql).bind(now).execute(&self.pool).await.map_err(map_err)?.rows_affected();
                     }

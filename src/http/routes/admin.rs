@@ -2,6 +2,7 @@
 //! view users and (de)activate users who are not admins.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
@@ -24,8 +25,10 @@ fn user_id(raw: &str) -> Result<Uuid> {
 pub async fn list_users(
     State(auth): State<AuthState>,
     _: RequireRole<Moderator>,
-    Query(q): Query<UserListQuery>,
+    query: std::result::Result<Query<UserListQuery>, QueryRejection>,
 ) -> Result<Json<UserPage>> {
+    // A query of the wrong type is a problem+json 422 like any other bad field, not axum's plain text.
+    let Query(q) = query.map_err(|e| Error::field("query", e.body_text()))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(Error::field("limit", "must be between 1 and 100"));

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -51,8 +52,13 @@ pub async fn token(
     State(auth): State<AuthState>,
     client: ClientInfo,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let Ok(body) = body else {
+        let limit = "the request body is too large or could not be read";
+        return OAuthError::new(OAuthErrorCode::InvalidRequest, limit)
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE);
+    };
     match token_grant(&auth, client, &headers, &body).await {
         Ok(tokens) => no_store(tokens),
         Err(e) => e.into_response(),

@@ -35,9 +35,10 @@ pub async fn update_me(
     user: CurrentUser,
     AppJson(req): AppJson<UpdateMeRequest>,
 ) -> Result<Json<User>> {
-    Ok(Json(
-        auth.set_username(user.id, req.username.as_deref()).await?,
-    ))
+    let username = req.username.ok_or_else(|| {
+        Error::field("username", "required: a new username, or null to remove it")
+    })?;
+    Ok(Json(auth.set_username(user.id, username.as_deref()).await?))
 }
 
 /// Change the password. Every session of the caller ends; the response is a fresh token pair
