@@ -30,7 +30,9 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 
 /// The PostgreSQL server to create test databases on, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A database that exists for one test.
@@ -47,25 +49,39 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-                Self { url, backend, dir, pg_name: None }
+                Self {
+                    url,
+                    backend,
+                    dir,
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let admin = postgres_url().expect("TEST_DATABASE_URL");
                 let name = format!("authgate_test_{}", Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let url = replace_db_name(&admin, &name);
-                Self { url, backend, dir, pg_name: Some(name) }
+                Self {
+                    url,
+                    backend,
+                    dir,
+                    pg_name: Some(name),
+                }
             }
         }
     }
 }
 
 fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
     match query {
         Some(q) => format!("{prefix}/{name}?{q}"),
@@ -75,15 +91,22 @@ fn replace_db_name(url: &str, name: &str) -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         let Some(admin) = postgres_url() else { return };
         // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                     let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -103,10 +126,16 @@ pub struct TestApp {
 
 /// Settings for tests: port 0, the given database, plus any extra flags.
 pub fn test_settings(db: &TestDb, extra: &[&str]) -> Settings {
-    let mut args: Vec<String> = vec!["--bind", "127.0.0.1:0", "--database-url", &db.url, "--data-dir"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut args: Vec<String> = vec![
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        &db.url,
+        "--data-dir",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
     args.push(db.dir.path().display().to_string());
     args.extend(extra.iter().map(|s| s.to_string()));
     Settings::from_args(args).expect("test settings")
@@ -126,13 +155,25 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> TestApp {
 /// Start a server on an existing database (for restart tests).
 pub async fn start(db: TestDb, settings: Settings) -> TestApp {
     let clock = Clock::default();
-    let app = Application::build_with_clock(settings.clone(), clock.clone()).await.expect("build app");
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
+        .await
+        .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     authgate::install_tls_provider();
-    let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { address, client, state, clock, db, settings }
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        state,
+        clock,
+        db,
+        settings,
+    }
 }
 
 /// A user with random credentials.
@@ -165,7 +206,10 @@ impl Tokens {
     pub fn from_json(v: &Value) -> Self {
         Self {
             access: v["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: v["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            refresh: v["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
         }
     }
 }
@@ -176,7 +220,13 @@ impl TestApp {
     }
 
     /// One request helper for every JSON call: method, path, optional bearer token, optional body.
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -215,7 +265,12 @@ impl TestApp {
     }
 
     pub async fn login(&self, user: &TestUser) -> Response {
-        self.post("/auth/login", None, json!({"username": user.email, "password": user.password})).await
+        self.post(
+            "/auth/login",
+            None,
+            json!({"username": user.email, "password": user.password}),
+        )
+        .await
     }
 
     /// Register and log in a fresh user.
@@ -233,12 +288,22 @@ impl TestApp {
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post("/auth/refresh", None, json!({"refresh_token": refresh_token})).await
+        self.post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
     }
 
     /// The id of the user behind a token.
     pub async fn user_id(&self, access: &str) -> String {
-        let me: Value = self.get("/users/me", Some(access)).await.json().await.expect("json");
+        let me: Value = self
+            .get("/users/me", Some(access))
+            .await
+            .json()
+            .await
+            .expect("json");
         me["id"].as_str().expect("id").to_owned()
     }
 
@@ -248,8 +313,14 @@ impl TestApp {
         let id = Uuid::parse_str(&self.user_id(&tokens.access).await).expect("uuid");
         let mut all = vec!["user".to_owned()];
         all.extend(roles.iter().map(|r| r.to_string()));
-        let changes = authgate::service::UserChanges { roles: Some(all), is_active: None };
-        self.state.update_user(id, changes, true).await.expect("grant roles");
+        let changes = authgate::service::UserChanges {
+            roles: Some(all),
+            is_active: None,
+        };
+        self.state
+            .update_user(id, changes, true)
+            .await
+            .expect("grant roles");
         let tokens = self.login_ok(&user).await;
         (user, tokens)
     }

@@ -2,4 +2,11 @@
 
 mod helpers;
 
+mod admin;
 mod auth;
+mod errors;
+mod library;
+mod refresh;
+mod sessions;
+mod tokens;
+mod tutorial;
