@@ -74,6 +74,14 @@ fn map_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.message().contains("database is locked") => {
             StoreError::Unavailable(e.to_string())
         }
+        // PostgreSQL: connection exceptions (08…), shutdown or restart (57P…), database gone (3D000).
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "3D000") =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Other(anyhow::Error::new(e)),
     }
 }
