@@ -1,4 +1,5 @@
-//! Persistence behind one narrow trait, with an implementation per backend (SQLite, PostgreSQL).
+//! Persistence behind narrow traits (users, sessions, server state), with one implementation per
+//! backend (SQLite, PostgreSQL).
 //!
 //! Handlers and services never see `sqlx::Error`: the store translates driver errors into
 //! [`StoreError`] (a unique violation becomes `Conflict`, a dead connection `Unavailable`).
@@ -30,15 +31,9 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything authgate keeps. Implementations must be safe to call concurrently from many tasks;
-/// every multi-statement operation is one transaction.
+/// Users and roles.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Apply the embedded migrations (idempotent).
-    async fn migrate(&self) -> StoreResult<()>;
-    /// Cheap reachability check for `/readyz`.
-    async fn ping(&self) -> StoreResult<()>;
-
+pub trait UserStore: Send + Sync + 'static {
     /// Insert a user and their roles atomically. `Conflict("email"|"username")` when taken.
     async fn create_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
     /// Look a user up by id.
@@ -47,11 +42,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_login(&self, login_lower: &str) -> StoreResult<Option<UserRecord>>;
     /// One page of users, ordered by id (ids are UUIDv7, so this is creation order).
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<UserRecord>>;
-    /// Change (or clear) the username.
+    /// Change (or clear) the username: `(display, lowercase)`.
     async fn set_username(&self, id: Uuid, username: Option<(&str, &str)>) -> StoreResult<bool>;
     /// Replace the password hash (upgrade or change).
     async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()>;
-    /// Replace the user's roles. `Conflict("role")` is never returned; unknown roles are checked by the caller.
+    /// Replace the user's roles; unknown roles are checked by the caller.
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
     /// Activate or deactivate.
     async fn set_active(&self, id: Uuid, active: bool) -> StoreResult<bool>;
@@ -59,21 +54,22 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user(&self, id: Uuid) -> StoreResult<bool>;
     /// Stamp `last_login_at`.
     async fn record_login(&self, id: Uuid, now: i64) -> StoreResult<()>;
-    /// Stamp `last_activity_at` on the user and `last_used_at` on the session.
-    async fn record_activity(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()>;
-
     /// All roles.
     async fn list_roles(&self) -> StoreResult<Vec<RoleRecord>>;
     /// Create a role; `Conflict("role")` when it exists.
     async fn create_role(&self, role: &RoleRecord) -> StoreResult<()>;
+}
 
+/// Sessions (refresh-token families) and their rotation.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Start a session with its first refresh token.
     async fn create_session(&self, session: &NewSession, refresh_hash: &str) -> StoreResult<()>;
     /// The atomic heart of refresh: see [`RotateOutcome`].
     async fn rotate_refresh(&self, rotation: &Rotation) -> StoreResult<RotateOutcome>;
     /// Revoke one session of one user; returns false when it does not exist or is not theirs.
     async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<bool>;
-    /// Revoke every active session of a user but `keep`; returns the ids revoked.
+    /// Revoke every session of a user but `keep`; returns the ids revoked.
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
@@ -82,7 +78,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Uuid>>;
     /// The user's active sessions, newest first.
     async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>>;
+    /// Stamp `last_activity_at` on the user and `last_used_at` on the session.
+    async fn record_activity(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()>;
+    /// Delete dead sessions (and with them their refresh tokens) and expired revocation entries.
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+}
 
+/// Everything authgate keeps: users, sessions, and the server's own state. Implementations must
+/// be safe to call concurrently from many tasks; every multi-statement operation is one
+/// transaction. On `dyn Store` every supertrait method is callable directly.
+#[async_trait]
+pub trait Store: UserStore + SessionStore {
+    /// Apply the embedded migrations (idempotent; one migrator at a time).
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
     /// Signing keys for one algorithm, newest first.
     async fn signing_keys(&self, alg: &str) -> StoreResult<Vec<StoredKey>>;
     /// Add a signing key (ignored if the kid exists).
@@ -90,11 +100,8 @@ pub trait Store: Send + Sync + 'static {
     /// Return the secret called `name`, creating it from `candidate` if it does not exist yet
     /// (the first instance to start wins, the others read its value).
     async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String>;
-
     /// Upsert a revocation entry.
     async fn save_revocation(&self, entry: &RevocationRecord) -> StoreResult<()>;
     /// Revocation entries still in force, written at or after `since` (0 for all).
     async fn load_revocations(&self, now: i64, since: i64) -> StoreResult<Vec<RevocationRecord>>;
-    /// Delete expired revocation entries, refresh tokens of dead sessions, and dead sessions.
-    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 }

@@ -1,0 +1,164 @@
+//! Sessions and refresh-token rotation, for both backends (see `super` for why this is a macro).
+
+/// `impl SessionStore` for a store type over a sqlx driver.
+macro_rules! impl_session_store {
+    ($name:ty, $db:ty) => {
+        impl $name {
+            fn session_from_row(row: &<$db as sqlx::Database>::Row) -> StoreResult<SessionRecord> {
+                let get = |e: sqlx::Error| map_err(e);
+                Ok(SessionRecord {
+                    id: parse_uuid(&row.try_get::<String, _>("session_id").map_err(get)?)?,
+                    user_id: parse_uuid(&row.try_get::<String, _>("user_id").map_err(get)?)?,
+                    created_at: row.try_get("created_at").map_err(get)?,
+                    last_used_at: row.try_get("last_used_at").map_err(get)?,
+                    expires_at: row.try_get("expires_at").map_err(get)?,
+                    idle_expires_at: row.try_get("idle_expires_at").map_err(get)?,
+                    remember_me: row.try_get("remember_me").map_err(get)?,
+                    user_agent: row.try_get("user_agent").map_err(get)?,
+                    ip: row.try_get("ip").map_err(get)?,
+                })
+            }
+            async fn session_by_id(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &str,
+            ) -> StoreResult<Option<SessionRecord>> {
+                let sql = format!("SELECT {SESSION_COLUMNS}, revoked_at FROM sessions WHERE session_id = $1");
+                let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **tx).await.map_err(map_err)?;
+                match row {
+                    Some(row) if row.try_get::<Option<i64>, _>("revoked_at").map_err(map_err)?.is_none() => {
+                        Ok(Some(Self::session_from_row(&row)?))
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $name {
+            async fn create_session(&self, s: &NewSession, refresh_hash: &str) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                let id = s.id.to_string();
+                let idle_expires = (s.created_at + s.idle_ttl).min(s.expires_at);
+                sqlx::query(
+                    "INSERT INTO sessions (session_id, user_id, created_at, last_used_at, expires_at, idle_ttl, idle_expires_at, remember_me, user_agent, ip) \
+                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&id).bind(s.user_id.to_string()).bind(s.created_at).bind(s.expires_at).bind(s.idle_ttl)
+                .bind(idle_expires).bind(s.remember_me).bind(&s.user_agent).bind(&s.ip)
+                .execute(&mut *tx).await.map_err(map_err)?;
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
+                    .bind(refresh_hash).bind(&id).bind(s.created_at)
+                    .execute(&mut *tx).await.map_err(map_err)?;
+                tx.commit().await.map_err(map_err)
+            }
+
+            async fn rotate_refresh(&self, r: &Rotation) -> StoreResult<RotateOutcome> {
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                // Claim the token: exactly one concurrent caller sees a row here. On PostgreSQL the
+                // others block on the row lock and then see used_at set; on SQLite writers serialise.
+                let claimed: Option<String> = sqlx::query_scalar(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING session_id",
+                )
+                .bind(&r.presented_hash).bind(r.now).fetch_optional(&mut *tx).await.map_err(map_err)?;
+
+                if let Some(sid) = claimed {
+                    let Some(session) = Self::session_by_id(&mut tx, &sid).await? else {
+                        return Ok(RotateOutcome::Invalid);
+                    };
+                    if session.expires_at <= r.now || session.idle_expires_at <= r.now {
+                        return Ok(RotateOutcome::Invalid);
+                    }
+                    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&r.child_hash).bind(&sid).bind(&r.presented_hash).bind(r.now)
+                        .execute(&mut *tx).await.map_err(map_err)?;
+                    let new_idle: i64 = sqlx::query_scalar(
+                        "UPDATE sessions SET last_used_at = $2, \
+                         idle_expires_at = CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
+                         WHERE session_id = $1 RETURNING idle_expires_at",
+                    )
+                    .bind(&sid).bind(r.now).fetch_one(&mut *tx).await.map_err(map_err)?;
+                    tx.commit().await.map_err(map_err)?;
+                    return Ok(RotateOutcome::Rotated(SessionRecord { last_used_at: r.now, idle_expires_at: new_idle, ..session }));
+                }
+
+                let used: Option<(String, Option<i64>)> = sqlx::query_as(
+                    "SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1",
+                )
+                .bind(&r.presented_hash).fetch_optional(&mut *tx).await.map_err(map_err)?;
+                let Some((sid, Some(used_at))) = used else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                let child_used: Option<Option<i64>> = sqlx::query_scalar("SELECT used_at FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(&r.child_hash).fetch_optional(&mut *tx).await.map_err(map_err)?;
+                let session = Self::session_by_id(&mut tx, &sid).await?;
+                let within_grace = r.now - used_at <= r.grace_secs;
+                match (session, child_used) {
+                    (Some(session), Some(None)) if within_grace && session.expires_at > r.now => {
+                        Ok(RotateOutcome::Repeated(session))
+                    }
+                    (Some(session), _) => {
+                        // SECURITY: a rotated token came back: assume it was stolen and end the family.
+                        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL")
+                            .bind(&sid).bind(r.now).execute(&mut *tx).await.map_err(map_err)?;
+                        tx.commit().await.map_err(map_err)?;
+                        Ok(RotateOutcome::ReuseDetected { session_id: session.id, user_id: session.user_id })
+                    }
+                    (None, _) => Ok(RotateOutcome::Invalid),
+                }
+            }
+
+            async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE session_id = $1 AND user_id = $2 AND revoked_at IS NULL")
+                    .bind(session_id.to_string()).bind(user_id.to_string()).bind(now)
+                    .execute(&self.pool).await.map_err(map_err)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn revoke_user_sessions(&self, user_id: Uuid, keep: Option<Uuid>, now: i64) -> StoreResult<Vec<Uuid>> {
+                // Sessions that ended less than a day ago are included: an access token issued just
+                // before the end (at most 1h + 5m leeway) is still alive and must die too.
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL \
+                     AND ($2 IS NULL OR session_id <> $2) AND expires_at > $3 - 86400 RETURNING session_id",
+                )
+                .bind(user_id.to_string()).bind(keep.map(|k| k.to_string())).bind(now)
+                .fetch_all(&self.pool).await.map_err(map_err)?;
+                ids.iter().map(|s| parse_uuid(s)).collect()
+            }
+
+            async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>> {
+                let sql = format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+                     AND expires_at > $2 AND idle_expires_at > $2 ORDER BY created_at DESC, session_id DESC"
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql)).bind(user_id.to_string()).bind(now)
+                    .fetch_all(&self.pool).await.map_err(map_err)?;
+                rows.iter().map(Self::session_from_row).collect()
+            }
+
+            async fn record_activity(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                // Writes are spawned in the background and may land out of order: never move back in time.
+                sqlx::query("UPDATE users SET last_activity_at = $2 WHERE user_id = $1 AND (last_activity_at IS NULL OR last_activity_at < $2)")
+                    .bind(user_id.to_string()).bind(now).execute(&mut *tx).await.map_err(map_err)?;
+                sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE session_id = $1 AND last_used_at < $2")
+                    .bind(session_id.to_string()).bind(now).execute(&mut *tx).await.map_err(map_err)?;
+                tx.commit().await.map_err(map_err)
+            }
+
+            async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+                let mut total = 0;
+                for sql in [
+                    "DELETE FROM revocations WHERE expires_at <= $1",
+                    // Ended sessions are kept a day, so their last access tokens can still be revoked.
+                    "DELETE FROM sessions WHERE expires_at <= $1 - 86400 OR idle_expires_at <= $1 - 86400 OR revoked_at <= $1 - 86400",
+                ] {
+                    total += sqlx::query(sql).bind(now).execute(&self.pool).await.map_err(map_err)?.rows_affected();
+                }
+                Ok(total)
+            }
+        }
+    };
+}
+
+pub(super) use impl_session_store;
