@@ -2,11 +2,31 @@
 
 mod helpers;
 
-mod admin;
-mod auth;
+mod admin_support;
+mod jwt_support;
+mod support;
+
+mod account;
+mod admin_changes;
+mod admin_roles;
+mod admin_users;
+mod algorithms;
+mod cors;
+mod devices;
+mod docs;
 mod errors;
+mod health;
+mod hostile_tokens;
+mod legacy_hashes;
 mod library;
+mod login;
+mod logout;
+mod password;
 mod refresh;
-mod sessions;
+mod register;
+mod remote_verifier;
+mod response_headers;
+mod token_endpoint;
 mod tokens;
 mod tutorial;
+mod wrong_claims;

@@ -1,0 +1,239 @@
+//! `/admin/roles`, and the 403/401 matrix over every `/admin` endpoint.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::admin_support::{assert_problem, patch_user, plain_user, register_as};
+use crate::both;
+
+// The built-in roles are listed; admins create new ones, which are then assignable.
+both!(roles_are_listed_created_and_assignable, |app| async move {
+    // Arrange
+    let (_, admin) = app.user_with_roles(&["admin"]).await;
+    let (_, tokens, id) = plain_user(&app).await;
+    // Act
+    let listed: Value = app
+        .get("/admin/roles", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let created = app
+        .post(
+            "/admin/roles",
+            Some(&admin.access),
+            json!({"name": "billing-reader", "description": "Reads invoices"}),
+        )
+        .await;
+    // Assert
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for builtin in ["user", "moderator", "admin"] {
+        assert!(names.contains(&builtin), "{names:?}");
+    }
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"name": "billing-reader", "description": "Reads invoices"})
+    );
+    let listed: Value = app
+        .get("/admin/roles", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["items"].as_array().unwrap().contains(&body),
+        "{listed}"
+    );
+    let resp = patch_user(
+        &app,
+        &admin.access,
+        &id,
+        json!({"roles": ["user", "billing-reader"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let me: Value = app
+        .get("/users/me", Some(&tokens.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        me["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("billing-reader")),
+        "{me}"
+    );
+});
+
+// Role names are unique and well-formed.
+both!(
+    create_role_rejects_duplicates_with_409_and_bad_names_with_422,
+    |app| async move {
+        // Arrange
+        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        // Act
+        let builtin = app
+            .post(
+                "/admin/roles",
+                Some(&admin.access),
+                json!({"name": "admin"}),
+            )
+            .await;
+        let first = app
+            .post(
+                "/admin/roles",
+                Some(&admin.access),
+                json!({"name": "auditor"}),
+            )
+            .await;
+        let dup = app
+            .post(
+                "/admin/roles",
+                Some(&admin.access),
+                json!({"name": "auditor"}),
+            )
+            .await;
+        // Assert
+        assert_problem(builtin, StatusCode::CONFLICT, "conflict").await;
+        assert_eq!(first.status(), StatusCode::CREATED);
+        assert_problem(dup, StatusCode::CONFLICT, "conflict").await;
+        for bad in ["Bad Name", "", "1st", "UPPER", "has space"] {
+            let resp = app
+                .post("/admin/roles", Some(&admin.access), json!({"name": bad}))
+                .await;
+            let body =
+                assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            assert!(body["errors"]["name"].is_array(), "{bad:?}: {body}");
+        }
+        let long = "d".repeat(257);
+        let resp = app
+            .post(
+                "/admin/roles",
+                Some(&admin.access),
+                json!({"name": "ok-role", "description": long}),
+            )
+            .await;
+        assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
+);
+
+// R18: roles are admin business; moderators get 403.
+both!(
+    moderator_is_forbidden_from_role_management,
+    |app| async move {
+        // Arrange
+        let (_, moderator) = app.user_with_roles(&["moderator"]).await;
+        // Act
+        let list = app.get("/admin/roles", Some(&moderator.access)).await;
+        let create = app
+            .post(
+                "/admin/roles",
+                Some(&moderator.access),
+                json!({"name": "sneaky"}),
+            )
+            .await;
+        // Assert
+        assert_problem(list, StatusCode::FORBIDDEN, "forbidden").await;
+        assert_problem(create, StatusCode::FORBIDDEN, "forbidden").await;
+        assert_eq!(
+            app.get("/admin/users", Some(&moderator.access))
+                .await
+                .status(),
+            StatusCode::OK,
+            "but may list users"
+        );
+    }
+);
+
+/// Every `/admin` endpoint, as (method, path, body).
+fn admin_endpoints(id: &str) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, "/admin/users".into(), None),
+        (Method::GET, format!("/admin/users/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/admin/users/{id}"),
+            Some(json!({"is_active": false})),
+        ),
+        (
+            Method::PATCH,
+            format!("/admin/users/{id}"),
+            Some(json!({"roles": ["user", "admin"]})),
+        ),
+        (Method::DELETE, format!("/admin/users/{id}"), None),
+        (Method::GET, "/admin/roles".into(), None),
+        (
+            Method::POST,
+            "/admin/roles".into(),
+            Some(json!({"name": "sneaky"})),
+        ),
+    ]
+}
+
+// R18: a plain user is refused every /admin endpoint with 403 "forbidden", and nothing changes.
+both!(
+    plain_user_gets_403_forbidden_on_every_admin_endpoint,
+    |app| async move {
+        // Arrange
+        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        let (_, tokens, id) = plain_user(&app).await;
+        let victim = register_as(&app, "victim@example.com", None).await;
+        for target in [&victim, &id] {
+            for (method, path, body) in admin_endpoints(target) {
+                // Act
+                let resp = app
+                    .request(method.clone(), &path, Some(&tokens.access), body)
+                    .await;
+                // Assert
+                assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{method} {path}");
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["code"], json!("forbidden"), "{method} {path}");
+            }
+        }
+        let victim_now: Value = app
+            .get(&format!("/admin/users/{victim}"), Some(&admin.access))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(victim_now["is_active"], json!(true));
+        let me: Value = app
+            .get("/users/me", Some(&tokens.access))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["roles"], json!(["user"]));
+    }
+);
+
+// R10: without a token every /admin endpoint is 401 with a bare `WWW-Authenticate: Bearer`.
+both!(
+    no_token_gets_401_with_bearer_challenge_on_every_admin_endpoint,
+    |app| async move {
+        // Arrange
+        let victim = register_as(&app, "victim@example.com", None).await;
+        for (method, path, body) in admin_endpoints(&victim) {
+            // Act
+            let resp = app.request(method.clone(), &path, None, body).await;
+            // Assert
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+            assert_eq!(
+                resp.headers()["www-authenticate"],
+                "Bearer",
+                "{method} {path}"
+            );
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["code"], json!("invalid_token"), "{method} {path}");
+        }
+    }
+);

@@ -1,0 +1,244 @@
+//! `/users/me/sessions`: the device list, ending one session, and the activity stamps
+//! (`last_activity_at`, `last_used_at`) it shows.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::both;
+use crate::helpers::*;
+use crate::support::{login_from, me, me_status};
+
+/// `GET /users/me/sessions`, expecting 200; the items.
+async fn sessions(app: &TestApp, access: &str) -> Vec<Value> {
+    let resp = app.get("/users/me/sessions", Some(access)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    body["items"].as_array().expect("items").clone()
+}
+
+/// The id of the session an access token belongs to, from the device list.
+async fn current_session_id(app: &TestApp, access: &str) -> String {
+    let items = sessions(app, access).await;
+    let current: Vec<&Value> = items
+        .iter()
+        .filter(|s| s["current"] == json!(true))
+        .collect();
+    assert_eq!(current.len(), 1, "{items:?}");
+    current[0]["id"].as_str().expect("id").to_owned()
+}
+
+/// `DELETE /users/me/sessions/{id}`.
+async fn delete_session(app: &TestApp, access: &str, id: &str) -> reqwest::Response {
+    app.request(
+        Method::DELETE,
+        &format!("/users/me/sessions/{id}"),
+        Some(access),
+        None,
+    )
+    .await
+}
+
+// Requirement: GET /users/me/sessions lists each device with its client details and marks the current one.
+both!(
+    sessions_list_shows_each_device_and_marks_the_current_one,
+    |app| async move {
+        // Arrange
+        let user = TestUser::generate();
+        assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
+        let tag = Uuid::new_v4().simple().to_string();
+        let phone_ua = format!("authgate-tests/phone {tag}");
+        let laptop_ua = format!("authgate-tests/laptop {tag}");
+        let before = app.clock.now();
+        let phone = login_from(&app, &user, &phone_ua, true).await;
+        let laptop = login_from(&app, &user, &laptop_ua, false).await;
+        // Act
+        let items = sessions(&app, &laptop.access).await;
+        // Assert
+        assert_eq!(items.len(), 2, "{items:?}");
+        let find = |ua: &str| {
+            items
+                .iter()
+                .find(|s| s["user_agent"] == json!(ua))
+                .cloned()
+                .expect(ua)
+        };
+        let (p, l) = (find(&phone_ua), find(&laptop_ua));
+        assert_eq!(
+            items.iter().filter(|s| s["current"] == json!(true)).count(),
+            1
+        );
+        assert_eq!(l["current"], json!(true));
+        assert_eq!(p["current"], json!(false));
+        assert_eq!(p["remember_me"], json!(true));
+        assert_eq!(l["remember_me"], json!(false));
+        for s in [&p, &l] {
+            Uuid::parse_str(s["id"].as_str().expect("id")).expect("uuid id");
+            assert_eq!(s["ip"], json!("127.0.0.1"));
+            let created_at = s["created_at"].as_i64().expect("created_at");
+            assert!((before..=app.clock.now()).contains(&created_at), "{s}");
+            assert!(
+                s["last_used_at"].as_i64().expect("last_used_at") >= created_at,
+                "{s}"
+            );
+        }
+        assert_ne!(p["id"], l["id"]);
+        // From the phone, the phone is current.
+        assert_eq!(
+            current_session_id(&app, &phone.access).await,
+            p["id"].as_str().unwrap()
+        );
+        // Another user's list does not show these.
+        let (_, stranger) = app.signed_in_user().await;
+        assert_eq!(sessions(&app, &stranger.access).await.len(), 1);
+    }
+);
+
+// Requirement: deleting another of one's own sessions ends it (access and refresh) and removes it from the list.
+both!(
+    deleting_another_session_revokes_its_tokens,
+    |app| async move {
+        // Arrange
+        let (user, keep) = app.signed_in_user().await;
+        let doomed = app.login_ok(&user).await;
+        let doomed_id = current_session_id(&app, &doomed.access).await;
+        // Act
+        let resp = delete_session(&app, &keep.access, &doomed_id).await;
+        // Assert
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            me_status(&app, &doomed.access).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            app.refresh(&doomed.refresh).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(me_status(&app, &keep.access).await, StatusCode::OK);
+        let items = sessions(&app, &keep.access).await;
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["current"], json!(true));
+        assert_eq!(
+            delete_session(&app, &keep.access, &doomed_id)
+                .await
+                .status(),
+            StatusCode::NOT_FOUND,
+            "already ended"
+        );
+    }
+);
+
+// Requirement: a session id that is not the caller's (someone else's, unknown, or not a uuid) is 404.
+both!(
+    deleting_a_session_that_is_not_yours_is_404,
+    |app| async move {
+        // Arrange
+        let (_, me_tokens) = app.signed_in_user().await;
+        let (_, victim) = app.signed_in_user().await;
+        let victim_session = current_session_id(&app, &victim.access).await;
+        for id in [
+            victim_session.clone(),
+            Uuid::new_v4().to_string(),
+            "not-a-uuid".to_owned(),
+        ] {
+            // Act
+            let resp = delete_session(&app, &me_tokens.access, &id).await;
+            // Assert
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{id}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["code"], json!("not_found"), "{id}");
+        }
+        assert_eq!(me_status(&app, &victim.access).await, StatusCode::OK);
+        assert_eq!(app.refresh(&victim.refresh).await.status(), StatusCode::OK);
+    }
+);
+
+/// Poll `last_activity_at` (written in the background) until `done` holds, or give up.
+async fn poll_activity(app: &TestApp, access: &str, done: impl Fn(i64) -> bool) -> i64 {
+    let mut last = 0;
+    for _ in 0..30 {
+        last = me(app, access).await["last_activity_at"]
+            .as_i64()
+            .expect("last_activity_at");
+        if done(last) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+// Requirement: last_activity_at follows requests, but is written at most once a minute per session.
+both!(
+    last_activity_at_is_written_at_most_once_a_minute,
+    |app| async move {
+        // Arrange: log in (which stamps activity), then come back a little later
+        let (_, tokens) = app.signed_in_user().await;
+        let login_at = me(&app, &tokens.access).await["last_login_at"]
+            .as_i64()
+            .unwrap();
+        // The GET above already counted as activity at login time; move on and use the session anew.
+        app.clock.advance(61);
+        let seen = poll_activity(&app, &tokens.access, |t| t >= login_at + 61).await;
+        assert!(
+            seen >= login_at + 61,
+            "a request sets it: {seen} vs login {login_at}"
+        );
+        // Act: 30 seconds later
+        app.clock.advance(30);
+        let _ = me(&app, &tokens.access).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after_30 = me(&app, &tokens.access).await["last_activity_at"]
+            .as_i64()
+            .unwrap();
+        // Assert
+        assert_eq!(after_30, seen, "not written again within a minute");
+        // Act: 61 seconds after the last write
+        app.clock.advance(31);
+        let after_61 = poll_activity(&app, &tokens.access, |t| t > seen).await;
+        // Assert
+        assert!(
+            after_61 >= seen + 61,
+            "written again after a minute: {after_61} vs {seen}"
+        );
+        // The device list moves with it.
+        let items = sessions(&app, &tokens.access).await;
+        assert!(
+            items[0]["last_used_at"].as_i64().unwrap() >= seen + 61,
+            "{items:?}"
+        );
+    }
+);
+
+// Requirement: last_activity_at and last_used_at never move back in time, even when background writes land out of order.
+both!(
+    last_activity_never_moves_backwards_when_writes_land_out_of_order,
+    |app| async move {
+        // Arrange
+        let (_, tokens) = app.signed_in_user().await;
+        let user_id = Uuid::parse_str(&app.user_id(&tokens.access).await).unwrap();
+        let session_id = Uuid::parse_str(&current_session_id(&app, &tokens.access).await).unwrap();
+        let store = app.state.store().unwrap();
+        let now = app.clock.now();
+        // Act: the newer write commits first, the older one after it
+        store
+            .record_activity(user_id, session_id, now + 120)
+            .await
+            .unwrap();
+        store
+            .record_activity(user_id, session_id, now + 60)
+            .await
+            .unwrap();
+        // Assert
+        let stored = store.user_by_id(user_id).await.unwrap().unwrap();
+        assert_eq!(stored.last_activity_at, Some(now + 120));
+        let items = sessions(&app, &tokens.access).await;
+        assert_eq!(items[0]["last_used_at"], json!(now + 120));
+        assert_eq!(
+            me(&app, &tokens.access).await["last_activity_at"],
+            json!(now + 120)
+        );
+    }
+);
