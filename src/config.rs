@@ -30,7 +30,7 @@ pub struct Settings {
     /// PostgreSQL (`postgres://…`) or SQLite (`sqlite://…`) URL; overrides the data-dir database.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// The `iss` of issued tokens; defaults to http://<bind>.
+    /// The `iss` of issued tokens; defaults to `http://<bind>`.
     #[arg(long, env = "AUTHGATE_ISSUER")]
     pub issuer: Option<String>,
     /// The `aud` of issued tokens, and the only audience accepted.
