@@ -279,6 +279,26 @@ mod tests {
     }
 
     #[test]
+    fn insecure_settings_are_refused_with_the_reason() {
+        for (args, why) in [
+            (vec!["--access-ttl", "2h"], "at most 1h"),
+            (vec!["--argon2-memory-kib", "4096"], "19456"),
+            (vec!["--argon2-iterations", "1"], "19456"),
+            (vec!["--cors-origins", "*"], "not allowed"),
+            (vec!["--leeway", "10m"], "at most 5m"),
+            (vec!["--refresh-ttl", "60d"], "must not exceed"),
+            (
+                vec!["--jwt-secret", "q8Xv3LrT0pZ2mN7sKc4yWb9eHf1gJd6uAo5iRtE="],
+                "only used with",
+            ),
+        ] {
+            let s = Settings::from_args(args.iter().map(|a| a.to_string())).unwrap();
+            let err = s.validate().expect_err(why).to_string();
+            assert!(err.contains(why), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
     fn debug_never_shows_secrets_or_database_passwords() {
         let s = Settings::from_args(
             [

@@ -257,6 +257,42 @@ both!(
     }
 );
 
+// R10: a bearer token is accepted only in the Authorization header, never from the URL or a body
+// (a token in a URL ends up in logs, histories and Referer headers).
+both!(
+    tokens_outside_the_authorization_header_are_ignored,
+    |app| async move {
+        // Arrange
+        let (_, tokens) = app.signed_in_user().await;
+        // Act
+        let in_query = app
+            .get(&format!("/users/me?access_token={}", tokens.access), None)
+            .await;
+        let in_form = app
+            .client
+            .post(app.url("/auth/logout"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("access_token={}", tokens.access))
+            .send()
+            .await
+            .unwrap();
+        // Assert
+        for resp in [in_query, in_form] {
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                resp.headers().get("www-authenticate").unwrap(),
+                "Bearer",
+                "no credentials were seen"
+            );
+        }
+        assert_eq!(
+            app.get("/users/me", Some(&tokens.access)).await.status(),
+            StatusCode::OK,
+            "the session is untouched"
+        );
+    }
+);
+
 // R10: the auth scheme is case-insensitive (RFC 7235 §2.1).
 both!(bearer_scheme_is_case_insensitive, |app| async move {
     // Arrange
