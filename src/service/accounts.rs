@@ -97,9 +97,20 @@ impl AuthState {
                 return Err(Error::InvalidCredentials);
             }
             (Verdict::MatchRehash(new_hash), Some(user)) => {
-                server.store.set_password_hash(user.id, &new_hash).await?;
+                // A password change that landed since we read the hash wins: then this password is
+                // no longer the user's.
+                if !server
+                    .store
+                    .upgrade_password_hash(user.id, &user.password_hash, &new_hash)
+                    .await?
+                {
+                    return Err(Error::InvalidCredentials);
+                }
                 info!(user_id = %user.id, "password hash upgraded to argon2id");
-                user
+                UserRecord {
+                    password_hash: new_hash,
+                    ..user
+                }
             }
             (Verdict::Match, Some(user)) => user,
         };
@@ -182,6 +193,10 @@ impl AuthState {
         // The caller gets a new session too: the old one's refresh token may be what leaked.
         self.end_all_sessions(user.id, None).await?;
         info!(user_id = %user.id, event = "password_changed", "password changed; all other sessions ended");
+        let user = UserRecord {
+            password_hash: hash,
+            ..user
+        };
         self.open_session(&user, false, client).await
     }
 }

@@ -34,12 +34,17 @@ impl AuthState {
             remember_me,
             user_agent: client.user_agent.map(|ua| ua.chars().take(256).collect()),
             ip: client.ip,
+            password_hash: user.password_hash.clone(),
         };
         let token = refresh::generate();
-        server
+        if !server
             .store
             .create_session(&session, &refresh::hash(&token))
-            .await?;
+            .await?
+        {
+            // The password changed or the account was deactivated while this login was checked.
+            return Err(Error::InvalidCredentials);
+        }
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
         self.token_response(
             user.id,

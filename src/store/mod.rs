@@ -44,8 +44,11 @@ pub trait UserStore: Send + Sync + 'static {
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<UserRecord>>;
     /// Change (or clear) the username: `(display, lowercase)`.
     async fn set_username(&self, id: Uuid, username: Option<(&str, &str)>) -> StoreResult<bool>;
-    /// Replace the password hash (upgrade or change).
+    /// Replace the password hash (a password change).
     async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()>;
+    /// Replace `old` with `new` only if `old` is still the stored hash (an upgrade on login must
+    /// never overwrite a password change that landed meanwhile). Returns whether it did.
+    async fn upgrade_password_hash(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool>;
     /// Replace the user's roles; unknown roles are checked by the caller.
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
     /// Activate or deactivate.
@@ -63,8 +66,9 @@ pub trait UserStore: Send + Sync + 'static {
 /// Sessions (refresh-token families) and their rotation.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Start a session with its first refresh token.
-    async fn create_session(&self, session: &NewSession, refresh_hash: &str) -> StoreResult<()>;
+    /// Start a session with its first refresh token. `false` (nothing written) when the user's
+    /// password changed or the user was deactivated since the credentials were checked.
+    async fn create_session(&self, session: &NewSession, refresh_hash: &str) -> StoreResult<bool>;
     /// The atomic heart of refresh: see [`RotateOutcome`].
     async fn rotate_refresh(&self, rotation: &Rotation) -> StoreResult<RotateOutcome>;
     /// Revoke one session of one user; returns false when it does not exist or is not theirs.

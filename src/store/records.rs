@@ -62,6 +62,10 @@ pub struct NewSession {
     pub remember_me: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The password hash the credentials were checked against. The session is created only if
+    /// it is still the user's hash and the user is still active, so a login that raced a
+    /// password change or a deactivation opens nothing.
+    pub password_hash: String,
 }
 
 /// A session as listed to its owner.

@@ -22,6 +22,7 @@ mod library;
 mod login;
 mod logout;
 mod password;
+mod races;
 mod refresh;
 mod register;
 mod remote_verifier;

@@ -35,21 +35,27 @@ macro_rules! impl_session_store {
 
         #[async_trait]
         impl SessionStore for $name {
-            async fn create_session(&self, s: &NewSession, refresh_hash: &str) -> StoreResult<()> {
+            async fn create_session(&self, s: &NewSession, refresh_hash: &str) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
                 let id = s.id.to_string();
                 let idle_expires = (s.created_at + s.idle_ttl).min(s.expires_at);
-                sqlx::query(
+                // Only if the password and activation are still what the login checked.
+                let created = sqlx::query(
                     "INSERT INTO sessions (session_id, user_id, created_at, last_used_at, expires_at, idle_ttl, idle_expires_at, remember_me, user_agent, ip) \
-                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)",
+                     SELECT $1, $2, $3, $3, $4, $5, $6, $7, $8, $9 \
+                     WHERE EXISTS (SELECT 1 FROM users WHERE user_id = $2 AND password_hash = $10 AND is_active)",
                 )
                 .bind(&id).bind(s.user_id.to_string()).bind(s.created_at).bind(s.expires_at).bind(s.idle_ttl)
-                .bind(idle_expires).bind(s.remember_me).bind(&s.user_agent).bind(&s.ip)
+                .bind(idle_expires).bind(s.remember_me).bind(&s.user_agent).bind(&s.ip).bind(&s.password_hash)
                 .execute(&mut *tx).await.map_err(map_err)?;
+                if created.rows_affected() != 1 {
+                    return Ok(false);
+                }
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
                     .bind(refresh_hash).bind(&id).bind(s.created_at)
                     .execute(&mut *tx).await.map_err(map_err)?;
-                tx.commit().await.map_err(map_err)
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
             }
 
             async fn rotate_refresh(&self, r: &Rotation) -> StoreResult<RotateOutcome> {

@@ -130,6 +130,12 @@ macro_rules! impl_user_store {
                 Ok(true)
             }
 
+            async fn upgrade_password_hash(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE users SET password_hash = $3 WHERE user_id = $1 AND password_hash = $2")
+                    .bind(id.to_string()).bind(old).bind(new).execute(&self.pool).await.map_err(map_err)?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn set_active(&self, id: Uuid, active: bool) -> StoreResult<bool> {
                 let r = sqlx::query("UPDATE users SET is_active = $2 WHERE user_id = $1")
                     .bind(id.to_string()).bind(active).execute(&self.pool).await.map_err(map_err)?;
