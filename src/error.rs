@@ -61,6 +61,28 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
+/// Collects field-by-field parse failures, so one 422 names every problem at once.
+#[derive(Debug, Default)]
+pub struct FieldCheck(FieldErrors);
+
+impl FieldCheck {
+    /// Keep the value, or record the message under `field`.
+    pub fn check<T>(&mut self, field: &str, parsed: std::result::Result<T, String>) -> Option<T> {
+        parsed
+            .map_err(|message| self.0.entry(field.to_owned()).or_default().push(message))
+            .ok()
+    }
+
+    /// `Validation` with everything recorded, if anything was.
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}
+
 /// Shorthand used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{ClientInfo, TokenResponse, User};
 use crate::domain::{Email, Password, Username, role};
-use crate::error::{Error, FieldErrors, Result};
+use crate::error::{Error, FieldCheck, Result};
 use crate::password::Verdict;
 use crate::state::AuthState;
 use crate::store::{NewUser, UserRecord};
@@ -32,27 +32,17 @@ impl AuthState {
         roles: Vec<String>,
     ) -> Result<User> {
         let server = self.server()?;
-        let mut errors = FieldErrors::new();
-        let email = Email::parse(email)
-            .map_err(|e| errors.entry("email".into()).or_default().push(e))
-            .ok();
-        let username = match username.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(u) => Username::parse(u)
-                .map(Some)
-                .map_err(|e| errors.entry("username".into()).or_default().push(e))
-                .ok()
-                .flatten(),
-            None => None,
-        };
-        let password = Password::parse(password)
-            .map_err(|e| errors.entry("password".into()).or_default().push(e))
-            .ok();
+        let mut fields = FieldCheck::default();
+        let email = fields.check("email", Email::parse(email));
+        let username = username
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .and_then(|u| fields.check("username", Username::parse(u)));
+        let password = fields.check("password", Password::parse(password));
+        fields.finish()?;
         let (Some(email), Some(password)) = (email, password) else {
-            return Err(Error::Validation(errors));
+            return Err(anyhow::anyhow!("a field parsed without a value").into());
         };
-        if !errors.is_empty() {
-            return Err(Error::Validation(errors));
-        }
         let now = self.clock().now();
         let hash = server.hasher.hash(&password).await?;
         let new = NewUser {
