@@ -165,23 +165,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn passlib_bcrypt_hash_verifies_and_asks_for_an_upgrade() {
-        // passlib.hash.bcrypt.using(rounds=4).hash("secret-password"), generated with bcrypt 4.0.1.
-        let legacy = bcrypt::hash_with_result("secret-password", 4)
-            .unwrap()
-            .format_for_version(bcrypt::Version::TwoB);
-        let verdict = hasher()
-            .verify("secret-password", Some(&legacy))
-            .await
-            .unwrap();
-        assert!(
-            matches!(verdict, Verdict::MatchRehash(ref h) if h.starts_with("$argon2id$")),
-            "{verdict:?}"
-        );
-        assert_eq!(
-            hasher().verify("wrong", Some(&legacy)).await.unwrap(),
-            Verdict::Mismatch
-        );
+    async fn passlib_bcrypt_hashes_verify_and_ask_for_an_upgrade() {
+        // Real fixtures from passlib 1.7.4 + bcrypt 4.0.1 (the tutorials' stack):
+        // CryptContext(schemes=["bcrypt"]).hash(..) (cost 12), and bcrypt.using(rounds=4, ident="2a").
+        for legacy in [
+            "$2b$12$d9KTr3pMk4yAm1p4ICBIluBS8/CY3HQlxDmlxMhbT7W2n6H9fTK1i",
+            "$2a$04$fAKhknB1rcSapZa6kHLu7.5jOmO8V4Xs.ig0Zs5hLD0dwx0oNExU.",
+        ] {
+            let verdict = hasher()
+                .verify("tutorial-password", Some(legacy))
+                .await
+                .unwrap();
+            assert!(
+                matches!(verdict, Verdict::MatchRehash(ref h) if h.starts_with("$argon2id$")),
+                "{verdict:?}"
+            );
+            assert_eq!(
+                hasher()
+                    .verify("tutorial-passwore", Some(legacy))
+                    .await
+                    .unwrap(),
+                Verdict::Mismatch
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bcrypt_never_matches_on_a_72_byte_prefix() {
+        // passlib bcrypt.using(rounds=4).hash("x" * 80): bcrypt only ever saw the first 72 bytes.
+        // Verification is non-truncating, so neither 80 x's nor 72 x's plus other bytes match
+        // (the price: a legacy user with a password over 72 bytes must reset it).
+        let legacy = "$2b$04$/zH53aEe2vDnXLwpd3KzRePad68.8FasebrvKSqgOOJ2hsgmXuGFO";
+        for attempt in ["x".repeat(80), format!("{}yyyyyyyy", "x".repeat(72))] {
+            assert_eq!(
+                hasher().verify(&attempt, Some(legacy)).await.unwrap(),
+                Verdict::Mismatch
+            );
+        }
     }
 
     #[tokio::test]
