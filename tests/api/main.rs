@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod health;
 mod hostile_tokens;
+mod instances;
 mod legacy_hashes;
 mod library;
 mod login;
