@@ -237,7 +237,6 @@ pub enum OAuthErrorCode {
     InvalidRequest,
     InvalidGrant,
     UnsupportedGrantType,
-    InvalidScope,
     TemporarilyUnavailable,
     ServerError,
 }

@@ -51,15 +51,16 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let sent = Error::Unauthenticated { token_sent: true };
-    let value = value
-        .to_str()
-        .map_err(|_| Error::Unauthenticated { token_sent: true })?;
-    let (scheme, token) = value.split_once(' ').ok_or(sent)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(Error::Unauthenticated { token_sent: true });
+    // Credentials were sent, so anything unusable here is an invalid token, not a missing one.
+    let scheme_and_token = value.to_str().ok().and_then(|v| v.split_once(' '));
+    match scheme_and_token {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(Error::Unauthenticated { token_sent: true }),
     }
-    Ok(Some(token.trim()))
 }
 
 impl AuthState {

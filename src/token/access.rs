@@ -129,8 +129,11 @@ impl Verifier {
     pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
         let mut header = Header::new(self.keys.alg().algorithm());
         header.typ = Some(ACCESS_TYP.to_owned());
-        header.kid = Some(self.keys.signing_kid().to_owned());
-        Ok(encode(&header, claims, self.keys.signing_key())?)
+        let (kid, key) = self.keys.signing_key().ok_or_else(|| {
+            anyhow::anyhow!("this key ring only verifies tokens (it was built from a JWKS)")
+        })?;
+        header.kid = Some(kid.to_owned());
+        Ok(encode(&header, claims, key)?)
     }
 
     /// Verify a token's form, signature and claims at time `now`. Revocation is the caller's job.

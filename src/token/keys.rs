@@ -61,8 +61,8 @@ const ED25519_PKCS8_PREFIX: [u8; 16] = [
 /// The keys this instance signs and verifies with. Private material never leaves it.
 pub struct KeyRing {
     alg: JwtAlg,
-    signing_kid: String,
-    signing: EncodingKey,
+    /// `(kid, key)` new tokens are signed with; `None` in a verify-only ring.
+    signing: Option<(String, EncodingKey)>,
     verifying: HashMap<String, DecodingKey>,
     jwks: JwkSet,
 }
@@ -71,7 +71,7 @@ impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
             .field("alg", &self.alg)
-            .field("signing_kid", &self.signing_kid)
+            .field("signing_kid", &self.signing_kid())
             .finish_non_exhaustive()
     }
 }
@@ -116,8 +116,7 @@ impl KeyRing {
         }
         Ok(Self {
             alg,
-            signing_kid: newest.kid.clone(),
-            signing,
+            signing: Some((newest.kid.clone(), signing)),
             verifying,
             jwks,
         })
@@ -137,8 +136,7 @@ impl KeyRing {
         // SECURITY: never publish an HMAC key: Jwk::from_encoding_key would put the secret in the JWKS.
         Self {
             alg: JwtAlg::HS256,
-            signing_kid: kid,
-            signing: EncodingKey::from_secret(secret),
+            signing: Some((kid, EncodingKey::from_secret(secret))),
             verifying,
             jwks: JwkSet { keys: vec![] },
         }
@@ -155,11 +153,9 @@ impl KeyRing {
         if verifying.is_empty() {
             bail!("the JWKS has no keys with a kid");
         }
-        // A verify-only ring signs nothing; an unusable key keeps the type simple.
         Ok(Self {
             alg,
-            signing_kid: String::new(),
-            signing: EncodingKey::from_secret(&[]),
+            signing: None,
             verifying,
             jwks: jwks.clone(),
         })
@@ -170,13 +166,14 @@ impl KeyRing {
         self.alg
     }
 
-    /// The key id put in new tokens' headers.
-    pub fn signing_kid(&self) -> &str {
-        &self.signing_kid
+    /// The key id put in new tokens' headers; `None` for a verify-only ring.
+    pub fn signing_kid(&self) -> Option<&str> {
+        self.signing.as_ref().map(|(kid, _)| kid.as_str())
     }
 
-    pub(crate) fn signing_key(&self) -> &EncodingKey {
-        &self.signing
+    /// The kid and key new tokens are signed with; `None` for a verify-only ring.
+    pub(crate) fn signing_key(&self) -> Option<(&str, &EncodingKey)> {
+        self.signing.as_ref().map(|(kid, key)| (kid.as_str(), key))
     }
 
     /// The verification key for a `kid`, if it is one of ours.
@@ -239,4 +236,49 @@ pub fn generate(alg: JwtAlg, now: i64) -> anyhow::Result<StoredKey> {
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::token::Verifier;
+
+    /// A full ring's key, and a verify-only ring built from its published JWK.
+    fn issuer_and_remote() -> (StoredKey, KeyRing) {
+        let stored = generate(JwtAlg::EdDSA, 0).unwrap();
+        let jwk: Jwk = serde_json::from_str(&stored.public_jwk).unwrap();
+        let remote = KeyRing::from_jwks(JwtAlg::EdDSA, &JwkSet { keys: vec![jwk] }).unwrap();
+        (stored, remote)
+    }
+
+    #[test]
+    fn published_jwk_has_no_private_part() {
+        let (stored, _) = issuer_and_remote();
+        let jwk: serde_json::Value = serde_json::from_str(&stored.public_jwk).unwrap();
+        assert!(jwk.get("d").is_none(), "{jwk}");
+        assert_eq!(jwk["kid"], stored.kid);
+    }
+
+    #[test]
+    fn a_verify_only_ring_verifies_but_never_signs() {
+        // Arrange: a token signed with the issuer's private key
+        let (stored, remote) = issuer_and_remote();
+        let verifier = Verifier::new(Arc::new(remote), "iss", "aud", 30);
+        let claims = verifier.claims(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), vec![], 100, 60);
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(stored.kid.clone());
+        let der = STANDARD.decode(&stored.private_der).unwrap();
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).unwrap();
+        // Act + Assert
+        assert_eq!(verifier.verify(&token, 100), Ok(claims.clone()));
+        assert!(verifier.keys().signing_kid().is_none());
+        assert!(
+            verifier.sign(&claims).is_err(),
+            "a ring built from a JWKS has nothing to sign with"
+        );
+    }
 }

@@ -307,6 +307,20 @@ impl TestApp {
         me["id"].as_str().expect("id").to_owned()
     }
 
+    /// Deactivate the user behind `access` through the library, as an admin would; returns their id.
+    pub async fn deactivate(&self, access: &str) -> Uuid {
+        let id = Uuid::parse_str(&self.user_id(access).await).expect("uuid");
+        let changes = authgate::service::UserChanges {
+            roles: None,
+            is_active: Some(false),
+        };
+        self.state
+            .update_user(id, changes, true)
+            .await
+            .expect("deactivate");
+        id
+    }
+
     /// A signed-in user with extra roles, granted directly through the library.
     pub async fn user_with_roles(&self, roles: &[&str]) -> (TestUser, Tokens) {
         let (user, tokens) = self.signed_in_user().await;

@@ -103,15 +103,7 @@ both!(
 both!(inactive_user_cannot_log_in, |app| async move {
     // Arrange
     let (user, tokens) = app.signed_in_user().await;
-    let id = Uuid::parse_str(&app.user_id(&tokens.access).await).unwrap();
-    let changes = authgate::service::UserChanges {
-        roles: None,
-        is_active: Some(false),
-    };
-    app.state
-        .update_user(id, changes, true)
-        .await
-        .expect("deactivate");
+    app.deactivate(&tokens.access).await;
     // Act
     let json_login = app.login(&user).await;
     let form_login = app

@@ -2,7 +2,6 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::both;
 use crate::helpers::*;
@@ -303,15 +302,7 @@ both!(
     |app| async move {
         // Arrange
         let (_, tokens) = app.signed_in_user().await;
-        let id = Uuid::parse_str(&app.user_id(&tokens.access).await).unwrap();
-        let changes = authgate::service::UserChanges {
-            roles: None,
-            is_active: Some(false),
-        };
-        app.state
-            .update_user(id, changes, true)
-            .await
-            .expect("deactivate");
+        let id = app.deactivate(&tokens.access).await;
         // Act
         let resp = app.refresh(&tokens.refresh).await;
         // Assert
