@@ -9,7 +9,6 @@
 //! role-guarded test routes protected with the `CurrentUser` and `RequireRole` extractors.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use authgate::http::{ServerLayers, apply_server_layers};
 use authgate::startup::{build_state, open_store};
@@ -68,10 +67,11 @@ struct PasswordForm {
 
 async fn signup(
     State(auth): State<AuthState>,
+    client: ClientInfo,
     authgate::http::json::AppJson(req): authgate::http::json::AppJson<SignUp>,
 ) -> Result<Json<UserRead>, Error> {
     let user = auth
-        .register(&req.email, req.password, Some(&req.username))
+        .register(&req.email, req.password, Some(&req.username), &client)
         .await?;
     Ok(Json(UserRead {
         username: user.username.unwrap_or_default(),
@@ -174,11 +174,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Router> {
     settings.validate()?;
     let store = open_store(settings).await?;
     let auth = build_state(settings, store, authgate::Clock::default()).await?;
-    let layers = ServerLayers {
-        cors_origins: settings.cors_origins.clone(),
-        max_body_bytes: settings.max_body_bytes,
-        request_timeout: Duration::from_secs(30),
-    };
+    let layers = ServerLayers::from_settings(settings);
     Ok(apply_server_layers(app(auth), &layers))
 }
 

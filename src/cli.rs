@@ -66,6 +66,13 @@ pub enum UserCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Lift a user's lock after failed logins.
+    Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 /// The settings of whichever command runs (for logging set-up).
@@ -75,7 +82,8 @@ pub fn settings_of(command: &Command) -> &Settings {
         Command::User(
             UserCommand::Create { settings, .. }
             | UserCommand::SetRole { settings, .. }
-            | UserCommand::Deactivate { settings, .. },
+            | UserCommand::Deactivate { settings, .. }
+            | UserCommand::Unlock { settings, .. },
         ) => settings,
     }
 }
@@ -182,6 +190,15 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("{email} deactivated; all sessions ended");
+        }
+        UserCommand::Unlock { email, settings } => {
+            let state = state_for(&settings).await?;
+            let id = user_id_by_email(&state, &email).await?;
+            state
+                .unlock_user(id, &crate::audit::Actor::system())
+                .await
+                .map_err(describe)?;
+            println!("{email} unlocked; failed logins forgotten");
         }
     }
     Ok(())

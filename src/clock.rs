@@ -20,6 +20,15 @@ impl Clock {
         wall + self.offset.load(Ordering::Relaxed)
     }
 
+    /// Current unix time in milliseconds, plus any offset (for rate limits).
+    pub fn now_ms(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        wall + self.offset.load(Ordering::Relaxed) * 1000
+    }
+
     /// Move time forward (or back, with a negative value). For tests and benchmarks.
     pub fn advance(&self, secs: i64) {
         self.offset.fetch_add(secs, Ordering::Relaxed);

@@ -75,6 +75,76 @@ pub struct Settings {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "AUTHGATE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest total size of request headers accepted, in bytes (431 beyond it).
+    #[arg(long, env = "AUTHGATE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+    /// Password hashes allowed to wait for a free hashing slot; beyond that, logins get 503.
+    #[arg(long, env = "AUTHGATE_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+    /// Login attempts (token, login, password change) per client IP: `N/DURATION` or `off`.
+    #[arg(long, env = "AUTHGATE_LOGIN_RATE_LIMIT", default_value = "30/5m", value_parser = RateLimit::parse)]
+    pub login_rate_limit: RateLimit,
+    /// Registrations per client IP: `N/DURATION` or `off`.
+    #[arg(long, env = "AUTHGATE_REGISTER_RATE_LIMIT", default_value = "20/1h", value_parser = RateLimit::parse)]
+    pub register_rate_limit: RateLimit,
+    /// Refreshes per client IP (counted per instance, in memory): `N/DURATION` or `off`.
+    #[arg(long, env = "AUTHGATE_REFRESH_RATE_LIMIT", default_value = "150/5m", value_parser = RateLimit::parse)]
+    pub refresh_rate_limit: RateLimit,
+    /// Consecutive failed logins that lock an account (0 turns lockout off).
+    #[arg(long, env = "AUTHGATE_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    pub lockout_threshold: i64,
+    /// How long the first lock lasts; each further lock doubles, up to the maximum.
+    #[arg(long, env = "AUTHGATE_LOCKOUT_DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub lockout_duration: i64,
+    /// The longest a lock lasts.
+    #[arg(long, env = "AUTHGATE_LOCKOUT_MAX", default_value = "15m", value_parser = parse_duration)]
+    pub lockout_max: i64,
+    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For / Forwarded headers are believed.
+    /// Without this, the client IP is the socket's peer and those headers are ignored.
+    #[arg(long, env = "AUTHGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Minimum password length in characters (8 to 64).
+    #[arg(long, env = "AUTHGATE_MIN_PASSWORD_LENGTH", default_value_t = 8)]
+    pub min_password_length: usize,
+    /// Send `Strict-Transport-Security` with this max-age (set it when clients reach authgate
+    /// over HTTPS, e.g. behind a TLS-terminating proxy).
+    #[arg(long, env = "AUTHGATE_HSTS_MAX_AGE", value_parser = parse_duration)]
+    pub hsts_max_age: Option<i64>,
+    /// How long audit-log events are kept.
+    #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub audit_retention: i64,
+}
+
+/// `N/DURATION` (e.g. `30/5m`: 30 at once, 30 per five minutes sustained) or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit(pub Option<(u32, i64)>);
+
+impl RateLimit {
+    /// Parse `30/5m` or `off`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(RateLimit(None));
+        }
+        let (count, period) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not a rate like 30/5m (or off)"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{s:?}: the count must be a positive whole number"))?;
+        Ok(RateLimit(Some((count, parse_duration(period)?))))
+    }
+
+    /// The limit as the store applies it; `None` when off.
+    pub fn rate(&self) -> Option<crate::store::Rate> {
+        self.0.map(|(count, period)| crate::store::Rate {
+            interval_ms: (period * 1000 / i64::from(count)).max(1),
+            period_ms: period * 1000,
+        })
+    }
 }
 
 /// A secret string: never printed.
@@ -181,6 +251,24 @@ impl Settings {
         Only::try_parse_from(std::iter::once("authgate".to_owned()).chain(args)).map(|o| o.s)
     }
 
+    /// Settings that weaken a default on purpose; the server prints each at start-up.
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let mut warnings = Vec::new();
+        if self.login_rate_limit.0.is_none() {
+            warnings.push("AUTHGATE_LOGIN_RATE_LIMIT=off: nothing limits password guessing per client IP");
+        }
+        if self.register_rate_limit.0.is_none() {
+            warnings.push("AUTHGATE_REGISTER_RATE_LIMIT=off: one client may create accounts without limit");
+        }
+        if self.refresh_rate_limit.0.is_none() {
+            warnings.push("AUTHGATE_REFRESH_RATE_LIMIT=off: refreshes are not limited per client IP");
+        }
+        if self.lockout_threshold == 0 {
+            warnings.push("AUTHGATE_LOCKOUT_THRESHOLD=0: accounts are never locked after failed logins");
+        }
+        warnings
+    }
+
     /// The issuer, defaulting to the bind address.
     pub fn issuer(&self) -> String {
         self.issuer
@@ -232,6 +320,18 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             bail!("AUTHGATE_MAX_BODY_BYTES must be at least 1024");
         }
+        if self.max_header_bytes < 1024 {
+            bail!("AUTHGATE_MAX_HEADER_BYTES must be at least 1024");
+        }
+        if !(8..=64).contains(&self.min_password_length) {
+            bail!("AUTHGATE_MIN_PASSWORD_LENGTH must be between 8 and 64 (NIST SP 800-63B)");
+        }
+        if self.lockout_threshold < 0 || self.lockout_threshold > 100 {
+            bail!("AUTHGATE_LOCKOUT_THRESHOLD must be between 1 and 100 (0 turns lockout off)");
+        }
+        if self.lockout_max < self.lockout_duration {
+            bail!("AUTHGATE_LOCKOUT_MAX must not be shorter than AUTHGATE_LOCKOUT_DURATION");
+        }
         for origin in &self.cors_origins {
             if origin == "*" {
                 bail!("AUTHGATE_CORS_ORIGINS=* is not allowed: list the origins");
@@ -276,6 +376,20 @@ mod tests {
         assert_eq!(s.jwt_alg, JwtAlg::EdDSA);
         assert_eq!(s.access_ttl, 900);
         assert!(s.cors_origins.is_empty());
+        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+        assert!(s.login_rate_limit.0.is_some() && s.lockout_threshold > 0);
+        assert!(s.trusted_proxies.is_empty(), "no proxy is trusted by default");
+    }
+
+    #[test]
+    fn rate_limits() {
+        assert_eq!(RateLimit::parse("30/5m"), Ok(RateLimit(Some((30, 300)))));
+        assert_eq!(RateLimit::parse("off"), Ok(RateLimit(None)));
+        let rate = RateLimit::parse("4/1s").unwrap().rate().unwrap();
+        assert_eq!((rate.interval_ms, rate.period_ms), (250, 1000));
+        for bad in ["", "30", "0/1m", "-1/1m", "x/1m", "30/", "30/5x"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -287,6 +401,8 @@ mod tests {
             (vec!["--cors-origins", "*"], "not allowed"),
             (vec!["--leeway", "10m"], "at most 5m"),
             (vec!["--refresh-ttl", "60d"], "must not exceed"),
+            (vec!["--min-password-length", "6"], "between 8 and 64"),
+            (vec!["--lockout-duration", "1h"], "must not be shorter"),
             (
                 vec!["--jwt-secret", "q8Xv3LrT0pZ2mN7sKc4yWb9eHf1gJd6uAo5iRtE="],
                 "only used with",

@@ -56,6 +56,15 @@ pub enum Error {
     /// The database (or another dependency) is unreachable: fail closed, ask to retry.
     #[error("service temporarily unavailable")]
     Unavailable,
+    /// More logins than the password-hashing queue holds: shed, ask to retry shortly.
+    #[error("the server is busy checking other passwords; retry in a moment")]
+    Overloaded,
+    /// A rate limit or an account lock. Says the same whether or not the account exists.
+    #[error("too many attempts; retry after {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
+    /// Request headers over the configured limit.
+    #[error("the request headers are larger than this server accepts (AUTHGATE_MAX_HEADER_BYTES)")]
+    HeadersTooLarge,
     /// Anything else. Never shown to the client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -101,6 +110,8 @@ pub enum ErrorCode {
     BadRequest,
     UnsupportedMediaType,
     PayloadTooLarge,
+    HeadersTooLarge,
+    TooManyRequests,
     ServiceUnavailable,
     InternalError,
 }
@@ -142,7 +153,9 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable | Error::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -161,7 +174,9 @@ impl Error {
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
-            Error::Unavailable => ErrorCode::ServiceUnavailable,
+            Error::Unavailable | Error::Overloaded => ErrorCode::ServiceUnavailable,
+            Error::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            Error::HeadersTooLarge => ErrorCode::HeadersTooLarge,
             Error::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -177,6 +192,27 @@ impl From<StoreError> for Error {
     }
 }
 
+impl From<crate::password::HashError> for Error {
+    fn from(e: crate::password::HashError) -> Self {
+        match e {
+            crate::password::HashError::Busy => Error::Overloaded,
+            crate::password::HashError::Failed(e) => Error::Internal(e),
+        }
+    }
+}
+
+impl Error {
+    /// Seconds a client should wait before retrying, for 429 and 503 answers.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::TooManyRequests { retry_after } => Some(*retry_after),
+            Error::Overloaded => Some(1),
+            Error::Unavailable => Some(5),
+            _ => None,
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -186,6 +222,7 @@ impl IntoResponse for Error {
                 Error::Unavailable => {
                     "the service is temporarily unavailable; retry shortly".to_owned()
                 }
+                Error::Overloaded => self.to_string(),
                 _ => "internal error".to_owned(),
             }
         } else {
@@ -220,10 +257,10 @@ impl IntoResponse for Error {
                 HeaderValue::from_static(challenge),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(secs) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Error::Overloaded) {
             response.extensions_mut().insert(Arc::new(self));
         }
         response
@@ -235,6 +272,8 @@ impl IntoResponse for Error {
 #[serde(rename_all = "snake_case")]
 pub enum OAuthErrorCode {
     InvalidRequest,
+    /// Not in RFC 6749: a rate limit or account lock (HTTP 429 with `Retry-After`).
+    SlowDown,
     InvalidGrant,
     UnsupportedGrantType,
     TemporarilyUnavailable,
@@ -246,6 +285,9 @@ pub enum OAuthErrorCode {
 pub struct OAuthError {
     pub error: OAuthErrorCode,
     pub error_description: String,
+    /// Sent as `Retry-After`, not in the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -254,6 +296,7 @@ impl OAuthError {
         Self {
             error,
             error_description: description.into(),
+            retry_after: None,
         }
     }
 }
@@ -270,10 +313,14 @@ impl From<Error> for OAuthError {
             | Error::BadRequest(_)
             | Error::UnsupportedMediaType(_)
             | Error::PayloadTooLarge => Self::new(InvalidRequest, e.to_string()),
-            Error::Unavailable => Self::new(
-                TemporarilyUnavailable,
-                "the service is temporarily unavailable",
-            ),
+            Error::Unavailable | Error::Overloaded => Self {
+                retry_after: e.retry_after(),
+                ..Self::new(TemporarilyUnavailable, e.to_string())
+            },
+            Error::TooManyRequests { .. } => Self {
+                retry_after: e.retry_after(),
+                ..Self::new(SlowDown, e.to_string())
+            },
             other => {
                 tracing::error!(error = %other, "token endpoint failed");
                 Self::new(ServerError, "internal error")
@@ -295,15 +342,19 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let status = match self.error {
             OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
+        let retry_after = self.retry_after.or(
+            (status == StatusCode::SERVICE_UNAVAILABLE).then_some(5),
+        );
         let mut response = (status, axum::Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -26,11 +26,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod password;
 pub mod revocation;

@@ -2,6 +2,7 @@
 //! of legacy bcrypt hashes (passlib's `$2b$`/`$2a$`) so tutorial users can be imported.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, anyhow};
 use argon2::password_hash::phc::PasswordHash;
@@ -27,18 +28,39 @@ pub enum Verdict {
     MatchRehash(String),
 }
 
-/// Hashes and verifies passwords on the blocking pool, at most `permits` at a time.
+/// Why a hash was not computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot is busy and the waiting queue is full: shed the request (503).
+    #[error("the password hashing queue is full")]
+    Busy,
+    /// The hashing task itself failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Hashes and verifies passwords on the blocking pool, at most `permits` at a time, with at
+/// most `queue` more waiting. Memory is bounded by `permits × m_kib`; latency by the queue.
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
     dummy_hash: Arc<str>,
 }
 
 impl Hasher {
     /// `m_kib`, `t`, `p`: argon2id parameters; `concurrency`: simultaneous hashes (memory is
-    /// `m_kib` per hash). Computes the dummy hash used for unknown users.
-    pub fn new(m_kib: u32, t: u32, p: u32, concurrency: usize) -> anyhow::Result<Self> {
+    /// `m_kib` per hash); `queue`: requests allowed to wait for a slot. Computes the dummy hash
+    /// used for unknown users.
+    pub fn new(
+        m_kib: u32,
+        t: u32,
+        p: u32,
+        concurrency: usize,
+        queue: usize,
+    ) -> anyhow::Result<Self> {
         let params = Params::new(m_kib, t, p, None)
             .map_err(|e| anyhow!("invalid argon2 parameters: {e}"))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
@@ -49,6 +71,8 @@ impl Hasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue,
             dummy_hash: dummy.into(),
         })
     }
@@ -58,21 +82,21 @@ impl Hasher {
     }
 
     /// Hash a new password.
-    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let argon = self.argon2();
         let secret = password.expose().to_owned();
         self.run(move || {
             argon
                 .hash_password(secret.as_bytes())
                 .map(|h| h.to_string())
-                .map_err(|e| anyhow!("argon2: {e}"))
+                .map_err(|e| HashError::Failed(anyhow!("argon2: {e}")))
         })
         .await?
     }
 
     /// Check `password` against `stored`; `None` (unknown user) burns the same time as a real
     /// check and answers `Mismatch`.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<Verdict> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
         // SECURITY: an unknown user costs one argon2 verify, exactly like a wrong password.
         let known = stored.is_some();
         let stored = stored
@@ -87,12 +111,47 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
+    ) -> Result<T, HashError> {
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // SECURITY: a bounded queue: beyond it, shed load instead of piling up tasks.
+                let _waiting = QueueSlot::take(&self.waiting, self.queue).ok_or(HashError::Busy)?;
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .context("hasher closed")?
+            }
+        };
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(job))
             .await
             .context("hashing task failed")
+            .map_err(HashError::Failed)
+    }
+
+    /// Requests currently waiting for a hashing slot.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// One place in the waiting queue, given back on drop (also when the request is cancelled).
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl<'a> QueueSlot<'a> {
+    fn take(counter: &'a AtomicUsize, max: usize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| QueueSlot(counter))
+    }
+}
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -138,7 +197,7 @@ mod tests {
     use super::*;
 
     fn hasher() -> Hasher {
-        Hasher::new(19456, 2, 1, 2).unwrap()
+        Hasher::new(19456, 2, 1, 2, 8).unwrap()
     }
 
     #[tokio::test]
@@ -220,6 +279,28 @@ mod tests {
                 "{stored:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn beyond_the_queue_requests_are_shed_not_queued() {
+        let h = Hasher::new(19456, 2, 1, 1, 2).unwrap();
+        let attempts: Vec<_> = (0..8)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.verify("password", None).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Err(HashError::Busy) => busy += 1,
+                Ok(Verdict::Mismatch) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        // One hashing, two waiting: the other five are refused at once.
+        assert!(busy >= 5, "{busy} of 8 shed");
+        assert_eq!(h.waiting(), 0, "queue slots are given back");
     }
 
     #[tokio::test]

@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{ServerLayers, apply_server_layers, docs, router};
+use crate::guard::AbusePolicy;
 use crate::state::{AuthConfig, AuthState};
+use crate::store::LockoutPolicy;
 use crate::store::{self, Store};
 
 /// How often a server picks up revocations written by the CLI or other instances.
@@ -54,6 +56,20 @@ pub fn auth_config(settings: &Settings) -> AuthConfig {
         hash_concurrency: settings
             .hash_concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        hash_queue: settings.hash_queue,
+        min_password_length: settings.min_password_length,
+        abuse: AbusePolicy {
+            login: settings.login_rate_limit.rate(),
+            register: settings.register_rate_limit.rate(),
+            refresh: settings.refresh_rate_limit.rate(),
+            lockout: (settings.lockout_threshold > 0).then_some(LockoutPolicy {
+                threshold: settings.lockout_threshold,
+                first_lock: settings.lockout_duration,
+                max_lock: settings.lockout_max,
+            }),
+            trusted_proxies: settings.trusted_proxies.clone(),
+        },
+        audit_retention: settings.audit_retention,
     }
 }
 
@@ -76,13 +92,12 @@ impl Application {
     /// As [`Application::build`], with a clock the caller can move (tests).
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         settings.validate()?;
+        for warning in settings.warnings() {
+            tracing::warn!("insecure setting: {warning}");
+        }
         let store = open_store(&settings).await?;
         let state = build_state(&settings, store, clock).await?;
-        let layers = ServerLayers {
-            cors_origins: settings.cors_origins.clone(),
-            max_body_bytes: settings.max_body_bytes,
-            request_timeout: Duration::from_secs(30),
-        };
+        let layers = ServerLayers::from_settings(&settings);
         let app = apply_server_layers(
             router::<AuthState>()
                 .merge(docs())
@@ -166,8 +181,13 @@ impl AuthState {
         let Ok(server) = self.server() else { return };
         let now = self.clock().now();
         server.revocations.purge(now);
+        server.refresh_buckets.purge(self.clock().now_ms());
         if let Err(e) = server.store.purge_expired(now).await {
             tracing::warn!(error = %e, "purge failed");
+        }
+        let retention = server.cfg.audit_retention;
+        if let Err(e) = server.store.purge_events(now - retention).await {
+            tracing::warn!(error = %e, "audit purge failed");
         }
     }
 }

@@ -13,6 +13,7 @@ use jsonwebtoken::jwk::JwkSet;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::guard::{AbusePolicy, MemoryBuckets};
 use crate::password::Hasher;
 use crate::revocation::Revocations;
 use crate::store::Store;
@@ -34,6 +35,14 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub hash_concurrency: usize,
+    /// Password hashes that may wait for a slot before logins get 503.
+    pub hash_queue: usize,
+    /// Minimum password length in characters.
+    pub min_password_length: usize,
+    /// Rate limits, lockout and trusted proxies.
+    pub abuse: AbusePolicy,
+    /// Seconds audit events are kept.
+    pub audit_retention: i64,
 }
 
 /// The shared state of authgate, generic-free so host apps can hold it in their own state and
@@ -59,6 +68,8 @@ pub(crate) struct Server {
     pub rotation_key: Vec<u8>,
     /// session → last time its activity was written.
     pub activity: Mutex<HashMap<Uuid, i64>>,
+    /// Per-IP refresh buckets (in memory; see `crate::guard`).
+    pub refresh_buckets: MemoryBuckets,
 }
 
 /// A verify-only state's link to the issuing server.
@@ -95,6 +106,7 @@ impl AuthState {
             cfg.argon2_iterations,
             1,
             cfg.hash_concurrency,
+            cfg.hash_queue,
         )?;
         let server = Server {
             store,
@@ -103,6 +115,7 @@ impl AuthState {
             cfg,
             rotation_key,
             activity: Mutex::new(HashMap::new()),
+            refresh_buckets: MemoryBuckets::default(),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -143,6 +156,14 @@ impl AuthState {
                 remote: Some(remote),
             }),
         })
+    }
+
+    /// Proxies whose forwarding headers are believed (none for a verify-only state).
+    pub fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+        self.inner
+            .server
+            .as_ref()
+            .map_or(&[], |s| s.cfg.abuse.trusted_proxies.as_slice())
     }
 
     /// The clock (tests move it).

@@ -158,3 +158,45 @@ impl From<RoleRecord> for RoleResponse {
 pub struct RoleList {
     pub items: Vec<RoleResponse>,
 }
+
+/// Query of `GET /admin/audit`.
+#[derive(Deserialize, IntoParams)]
+pub struct AuditListQuery {
+    /// Events about this user id.
+    pub user: Option<String>,
+    /// Events of this type (`login_failed`, `account_locked`, `roles_changed`, ...).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// The `next` cursor of the previous page: events after that one.
+    pub after: Option<i64>,
+    /// Events at or after this unix time (seconds).
+    pub since: Option<i64>,
+    /// 1 to 500, default 100.
+    pub limit: Option<i64>,
+}
+
+/// One security event. Never contains a password or a token.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Position in the log; pass the last one as `after` to read on.
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user_id: Option<Uuid>,
+    /// The admin (or moderator) who acted, when not the user themself.
+    pub actor_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: String,
+}
+
+/// A page of the audit log, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<i64>,
+}

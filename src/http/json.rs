@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::http::client_ip::client_ip;
 use crate::service::ClientInfo;
+use crate::state::AuthState;
 
 /// `Json<T>` with rejections mapped to [`Error`].
 pub struct AppJson<T>(pub T);
@@ -43,20 +45,32 @@ fn json_error(rejection: &JsonRejection) -> Error {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+/// Longest user agent kept (on sessions and in the audit log).
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user_agent = parts
             .headers
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        // The socket address; X-Forwarded-For is deliberately not trusted here.
-        let ip = parts
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        let auth = AuthState::from_ref(state);
+        // The socket's peer; forwarding headers count only when that peer is a trusted proxy.
+        let addr = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        Ok(ClientInfo { user_agent, ip })
+            .map(|ConnectInfo(peer)| client_ip(peer.ip(), &parts.headers, auth.trusted_proxies()));
+        Ok(ClientInfo {
+            user_agent,
+            ip: addr.map(|a| a.to_string()),
+            addr,
+        })
     }
 }

@@ -24,6 +24,35 @@ pub struct ServerLayers {
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Total request-header bytes accepted (431 beyond).
+    pub max_header_bytes: usize,
+    /// `Strict-Transport-Security` max-age in seconds; `None` sends no HSTS header.
+    pub hsts_max_age: Option<i64>,
+}
+
+impl ServerLayers {
+    /// The layers a server configured with `settings` runs with.
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self {
+            cors_origins: settings.cors_origins.clone(),
+            max_body_bytes: settings.max_body_bytes,
+            request_timeout: Duration::from_secs(30),
+            max_header_bytes: settings.max_header_bytes,
+            hsts_max_age: settings.hsts_max_age,
+        }
+    }
+}
+
+impl Default for ServerLayers {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            hsts_max_age: None,
+        }
+    }
 }
 
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -47,6 +76,10 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
             .to_owned();
         tracing::info_span!("request", method = %req.method(), path, request_id = id)
     });
+    let hsts = layers
+        .hsts_max_age
+        .and_then(|age| HeaderValue::try_from(format!("max-age={age}; includeSubDomains")).ok());
+    let max_header_bytes = layers.max_header_bytes;
     router
         .fallback(|| async { Error::NotFound("route") })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
@@ -61,7 +94,12 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
         }))
         .layer(cors(&layers.cors_origins))
         // Outside CORS, so preflight answers carry the headers too.
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            limit_headers(req, next, max_header_bytes)
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            security_headers(req, next, hsts.clone())
+        }))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -80,10 +118,28 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+/// 431 for requests whose headers (names, values, and the URI) exceed the limit. hyper's own
+/// cap is far larger; this keeps a flood of large headers from costing memory and log space.
+async fn limit_headers(req: Request, next: Next, max: usize) -> Response {
+    let size: usize = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if size > max {
+        return Error::HeadersTooLarge.into_response();
+    }
+    next.run(req).await
+}
+
+async fn security_headers(req: Request, next: Next, hsts: Option<HeaderValue>) -> Response {
     let docs = req.uri().path().starts_with("/docs");
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
+    if let Some(hsts) = hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

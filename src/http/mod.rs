@@ -1,6 +1,7 @@
 //! The HTTP API: routes (documented with OpenAPI as they are declared), the docs UI, and the
 //! middleware a standalone server wraps them in.
 
+pub mod client_ip;
 pub mod dto;
 pub mod extract;
 pub mod json;
@@ -83,6 +84,8 @@ where
             admin::update_user,
             admin::delete_user
         ))
+        .routes(routes!(admin::unlock_user))
+        .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::openid_configuration))

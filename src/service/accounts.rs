@@ -4,23 +4,33 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::{ClientInfo, TokenResponse, User};
+use crate::audit::EventKind;
+use crate::domain::password::Policy;
 use crate::domain::{Email, Password, Username, role};
 use crate::error::{Error, FieldCheck, Result};
+use crate::guard::{Limit, account_key};
 use crate::password::Verdict;
 use crate::state::AuthState;
 use crate::store::{NewUser, UserRecord};
 
 impl AuthState {
     /// Create an account with the `user` role. Input is validated field by field (422 with every
-    /// problem at once); a taken e-mail or username is 409.
+    /// problem at once); a taken e-mail or username is 409; 429 beyond the client IP's
+    /// registration limit.
     pub async fn register(
         &self,
         email: &str,
         password: String,
         username: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<User> {
-        self.create_user(email, password, username, vec![role::USER.to_owned()])
-            .await
+        self.check_rate(Limit::Register, client).await?;
+        let user = self
+            .create_user(email, password, username, vec![role::USER.to_owned()])
+            .await?;
+        self.audit(EventKind::UserRegistered, Some(user.id), None, client, String::new())
+            .await;
+        Ok(user)
     }
 
     /// Create an account with the given roles (the CLI's `user create`).
@@ -33,12 +43,17 @@ impl AuthState {
     ) -> Result<User> {
         let server = self.server()?;
         let mut fields = FieldCheck::default();
+        let identifiers = [email.trim(), username.map_or("", str::trim)];
         let email = fields.check("email", Email::parse(email));
         let username = username
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .and_then(|u| fields.check("username", Username::parse(u)));
-        let password = fields.check("password", Password::parse(password));
+        let policy = Policy {
+            min_chars: server.cfg.min_password_length,
+            identifiers: &identifiers,
+        };
+        let password = fields.check("password", Password::check(password, policy));
         fields.finish()?;
         let (Some(email), Some(password)) = (email, password) else {
             return Err(anyhow::anyhow!("a field parsed without a value").into());
@@ -61,17 +76,28 @@ impl AuthState {
         Ok(user.into())
     }
 
-    /// Check a login name (e-mail or username) and password. Unknown users cost the same and
-    /// answer the same as a wrong password. Upgrades legacy or weaker hashes on success.
-    pub async fn check_credentials(&self, login: &str, password: &str) -> Result<UserRecord> {
+    /// Check a login name (e-mail or username) and password, under the client IP's login limit
+    /// and the account's lockout. Unknown users cost the same and answer the same as a wrong
+    /// password, locks included. Upgrades legacy or weaker hashes on success.
+    pub async fn check_credentials(
+        &self,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRecord> {
         let server = self.server()?;
+        self.check_rate(Limit::Login, client).await?;
         let login = login.trim().to_lowercase();
         // SECURITY: oversized input is refused only after the same hashing cost as any attempt.
-        let user = if login.is_empty() || login.len() > 254 {
+        let login = if login.len() > 254 { String::new() } else { login };
+        let user = if login.is_empty() {
             None
         } else {
             server.store.user_by_login(&login).await?
         };
+        let account = account_key(user.as_ref().map(|u| u.id), &login);
+        let user_id = user.as_ref().map(|u| u.id);
+        let locks = self.begin_attempt(&account, user_id, client).await?;
         let password = if password.chars().count() > crate::domain::password::MAX_CHARS {
             ""
         } else {
@@ -83,7 +109,13 @@ impl AuthState {
             .await?;
         let user = match (verdict, user) {
             (Verdict::Mismatch, _) | (_, None) => {
-                info!(event = "login_failed", "login failed");
+                self.audit(EventKind::LoginFailed, user_id, None, client, String::new())
+                    .await;
+                if locks {
+                    let detail = "too many failed logins".to_owned();
+                    self.audit(EventKind::AccountLocked, user_id, None, client, detail)
+                        .await;
+                }
                 return Err(Error::InvalidCredentials);
             }
             (Verdict::MatchRehash(new_hash), Some(user)) => {
@@ -104,6 +136,7 @@ impl AuthState {
             }
             (Verdict::Match, Some(user)) => user,
         };
+        self.attempt_succeeded(&account).await?;
         if !user.is_active {
             // Only someone who knows the password learns that the account is deactivated.
             return Err(Error::Forbidden("this account is deactivated"));
@@ -119,14 +152,16 @@ impl AuthState {
         remember_me: bool,
         client: ClientInfo,
     ) -> Result<TokenResponse> {
-        let user = self.check_credentials(login, password).await?;
+        let user = self.check_credentials(login, password, &client).await?;
         let server = self.server()?;
         server
             .store
             .record_login(user.id, self.clock().now())
             .await?;
-        info!(user_id = %user.id, event = "login_succeeded", "login succeeded");
-        self.open_session(&user, remember_me, client).await
+        let tokens = self.open_session(&user, remember_me, client.clone()).await?;
+        self.audit(EventKind::LoginSucceeded, Some(user.id), None, &client, String::new())
+            .await;
+        Ok(tokens)
     }
 
     /// A user by id.
@@ -154,8 +189,9 @@ impl AuthState {
         self.user(id).await
     }
 
-    /// Change the password: needs the current one (a wrong one counts as a failed login), ends
-    /// every other session, and returns a fresh pair for a new session of the caller.
+    /// Change the password: needs the current one (checked like a login: it counts against the
+    /// client IP's limit and the account's lockout), ends every other session, and returns a
+    /// fresh pair for a new session of the caller.
     pub async fn change_password(
         &self,
         user_id: Uuid,
@@ -164,25 +200,42 @@ impl AuthState {
         client: ClientInfo,
     ) -> Result<TokenResponse> {
         let server = self.server()?;
+        self.check_rate(Limit::Login, &client).await?;
         let user = server
             .store
             .user_by_id(user_id)
             .await?
             .ok_or(Error::Unauthenticated { token_sent: true })?;
+        let account = account_key(Some(user.id), "");
+        let locks = self.begin_attempt(&account, Some(user.id), &client).await?;
         let verdict = server
             .hasher
             .verify(current, Some(&user.password_hash))
             .await?;
         if verdict == Verdict::Mismatch {
-            info!(user_id = %user.id, event = "login_failed", "password change: wrong current password");
+            let detail = "wrong current password on password change".to_owned();
+            self.audit(EventKind::LoginFailed, Some(user.id), None, &client, detail)
+                .await;
+            if locks {
+                let detail = "too many failed logins".to_owned();
+                self.audit(EventKind::AccountLocked, Some(user.id), None, &client, detail)
+                    .await;
+            }
             return Err(Error::InvalidCredentials);
         }
-        let new = Password::parse(new).map_err(|e| Error::field("new_password", e))?;
+        self.attempt_succeeded(&account).await?;
+        let identifiers = [user.email.as_str(), user.username.as_deref().unwrap_or("")];
+        let policy = Policy {
+            min_chars: server.cfg.min_password_length,
+            identifiers: &identifiers,
+        };
+        let new = Password::check(new, policy).map_err(|e| Error::field("new_password", e))?;
         let hash = server.hasher.hash(&new).await?;
         server.store.set_password_hash(user.id, &hash).await?;
         // The caller gets a new session too: the old one's refresh token may be what leaked.
         self.end_all_sessions(user.id, None).await?;
-        info!(user_id = %user.id, event = "password_changed", "password changed; all other sessions ended");
+        self.audit(EventKind::PasswordChanged, Some(user.id), None, &client, String::new())
+            .await;
         let user = UserRecord {
             password_hash: hash,
             ..user

@@ -1,9 +1,9 @@
 //! Changes made by admins and moderators, applied to the user's very next request.
 
-use tracing::info;
 use uuid::Uuid;
 
 use super::{User, UserChanges};
+use crate::audit::{Actor, EventKind};
 use crate::domain::{RoleName, role};
 use crate::error::{Error, Result};
 use crate::revocation::UserState;
@@ -24,13 +24,29 @@ impl AuthState {
     }
 
     /// Apply role and activation changes. `actor_is_admin` false means a moderator, who may only
-    /// (de)activate users who are not admins.
+    /// (de)activate users who are not admins. Audited as done by the system; handlers use
+    /// [`AuthState::update_user_by`].
     pub async fn update_user(
         &self,
         id: Uuid,
         changes: UserChanges,
         actor_is_admin: bool,
     ) -> Result<User> {
+        let actor = Actor {
+            is_admin: actor_is_admin,
+            ..Actor::system()
+        };
+        self.update_user_by(id, changes, &actor).await
+    }
+
+    /// Apply role and activation changes on behalf of `actor` (recorded in the audit log).
+    pub async fn update_user_by(
+        &self,
+        id: Uuid,
+        changes: UserChanges,
+        actor: &Actor,
+    ) -> Result<User> {
+        let actor_is_admin = actor.is_admin;
         let server = self.server()?;
         let target = server
             .store
@@ -69,7 +85,20 @@ impl AuthState {
             .revocations
             .set_user_state(id, state, self.clock().now())
             .await?;
-        info!(user_id = %id, roles = ?user.roles, active = user.is_active, event = "user_changed", "user changed by admin");
+        if changes.roles.is_some() && user.roles != target.roles {
+            let detail = format!("roles {} -> {}", target.roles.join(","), user.roles.join(","));
+            self.audit(EventKind::RolesChanged, Some(id), actor.id, &actor.client, detail)
+                .await;
+        }
+        if user.is_active != target.is_active {
+            let kind = if user.is_active {
+                EventKind::UserActivated
+            } else {
+                EventKind::UserDeactivated
+            };
+            self.audit(kind, Some(id), actor.id, &actor.client, String::new())
+                .await;
+        }
         Ok(user.into())
     }
 
@@ -102,6 +131,11 @@ impl AuthState {
 
     /// Delete a user; their tokens die at once.
     pub async fn delete_user(&self, id: Uuid) -> Result<()> {
+        self.delete_user_by(id, &Actor::system()).await
+    }
+
+    /// Delete a user on behalf of `actor` (recorded in the audit log).
+    pub async fn delete_user_by(&self, id: Uuid, actor: &Actor) -> Result<()> {
         let server = self.server()?;
         let now = self.clock().now();
         self.end_all_sessions(id, None).await?;
@@ -119,7 +153,8 @@ impl AuthState {
                 now,
             )
             .await?;
-        info!(user_id = %id, event = "user_deleted", "user deleted");
+        self.audit(EventKind::UserDeleted, Some(id), actor.id, &actor.client, String::new())
+            .await;
         Ok(())
     }
 

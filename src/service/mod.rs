@@ -53,11 +53,27 @@ pub struct TokenResponse {
     pub refresh_expires_in: i64,
 }
 
-/// Where a request came from, recorded on the session for the device list.
+/// Where a request came from: recorded on the session for the device list and in the audit
+/// log, and the key of the per-IP rate limits.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub user_agent: Option<String>,
+    /// `addr` as text, as stored.
     pub ip: Option<String>,
+    /// The client address (see [`crate::http::client_ip`]); `None` outside HTTP (CLI, tests),
+    /// where no per-IP limit applies.
+    pub addr: Option<std::net::IpAddr>,
+}
+
+impl ClientInfo {
+    /// A client at `addr`, for host apps and tests that call the service directly.
+    pub fn from_addr(addr: std::net::IpAddr) -> Self {
+        Self {
+            user_agent: None,
+            ip: Some(addr.to_string()),
+            addr: Some(addr),
+        }
+    }
 }
 
 /// Changes an admin or moderator makes to a user.

@@ -4,7 +4,9 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::{ClientInfo, TokenResponse};
+use crate::audit::EventKind;
 use crate::error::{Error, Result};
+use crate::guard::Limit;
 use crate::state::AuthState;
 use crate::store::{NewSession, RotateOutcome, Rotation, SessionRecord, UserRecord};
 use crate::token::refresh;
@@ -78,8 +80,9 @@ impl AuthState {
     /// Exchange a refresh token for a new pair. Every use rotates; a replay of a rotated token
     /// outside the grace window revokes the whole session. Concurrent uses of one token within
     /// the grace window all succeed with the same new refresh token.
-    pub async fn refresh(&self, presented: &str) -> Result<TokenResponse> {
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenResponse> {
         let server = self.server()?;
+        self.check_rate(Limit::Refresh, client).await?;
         let presented = presented.trim();
         if presented.is_empty() || presented.len() > refresh::MAX_LEN {
             return Err(Error::InvalidRefreshToken);
@@ -98,11 +101,13 @@ impl AuthState {
                 session_id,
                 user_id,
             } => {
-                warn!(%user_id, %session_id, event = "refresh_reuse_detected", "refresh token reused; session revoked");
                 server
                     .revocations
                     .revoke_sessions(&[session_id], now)
                     .await?;
+                let detail = format!("session {session_id} revoked");
+                self.audit(EventKind::RefreshReuseDetected, Some(user_id), None, client, detail)
+                    .await;
                 return Err(Error::InvalidRefreshToken);
             }
             RotateOutcome::Invalid => return Err(Error::InvalidRefreshToken),
@@ -121,15 +126,24 @@ impl AuthState {
     }
 
     /// End one session of a user (logout, or deleting a device). Its access tokens die now.
-    pub async fn end_session(&self, user: Uuid, session: Uuid) -> Result<()> {
+    pub async fn end_session(&self, user: Uuid, session: Uuid, client: &ClientInfo) -> Result<()> {
         let server = self.server()?;
         let now = self.clock().now();
         if !server.store.revoke_session(user, session, now).await? {
             return Err(Error::NotFound("session"));
         }
         server.revocations.revoke_sessions(&[session], now).await?;
-        info!(user_id = %user, session_id = %session, event = "logout", "session ended");
+        let detail = format!("session {session}");
+        self.audit(EventKind::Logout, Some(user), None, client, detail).await;
         Ok(())
+    }
+
+    /// Sign out everywhere: end every session of the user.
+    pub async fn logout_all(&self, user: Uuid, client: &ClientInfo) -> Result<usize> {
+        let ended = self.end_all_sessions(user, None).await?;
+        let detail = format!("{ended} sessions");
+        self.audit(EventKind::LogoutAll, Some(user), None, client, detail).await;
+        Ok(ended)
     }
 
     /// End every session of a user except `keep`.
@@ -138,7 +152,7 @@ impl AuthState {
         let now = self.clock().now();
         let ended = server.store.revoke_user_sessions(user, keep, now).await?;
         server.revocations.revoke_sessions(&ended, now).await?;
-        info!(user_id = %user, count = ended.len(), event = "logout_all", "sessions ended");
+        info!(user_id = %user, count = ended.len(), "sessions ended");
         Ok(ended.len())
     }
 

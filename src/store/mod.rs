@@ -88,11 +88,43 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 }
 
+/// The counters behind rate limits and account lockout, shared by every instance on the database.
+#[async_trait]
+pub trait GuardStore: Send + Sync + 'static {
+    /// Count one event in `bucket` under `rate`, atomically. `None` when allowed; otherwise the
+    /// milliseconds until the next event would be allowed (nothing is counted then).
+    async fn take(&self, bucket: &str, rate: Rate, now_ms: i64) -> StoreResult<Option<i64>>;
+    /// Count one login attempt on `account` before its password is checked, atomically. `Ok`
+    /// when the attempt may proceed: `Ok(true)` when it is the one that reached the threshold
+    /// and locked the account pre-emptively (so parallel attempts can never exceed it; its
+    /// success lifts the lock). `Err(locked_until)` when the account is locked: nothing counted.
+    async fn begin_login_attempt(
+        &self,
+        account: &str,
+        policy: LockoutPolicy,
+        now: i64,
+    ) -> StoreResult<Result<bool, i64>>;
+    /// A successful login (or an admin unlock): forget the account's failures and any lock.
+    /// Returns whether anything was forgotten.
+    async fn clear_login_failures(&self, account: &str) -> StoreResult<bool>;
+}
+
+/// The audit log of security events.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Append an event.
+    async fn record_event(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// One page of events, oldest first.
+    async fn list_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+    /// Delete events older than `before` (retention); returns how many.
+    async fn purge_events(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// Everything authgate keeps: users, sessions, and the server's own state. Implementations must
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
 #[async_trait]
-pub trait Store: UserStore + SessionStore {
+pub trait Store: UserStore + SessionStore + GuardStore + AuditStore {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap reachability check for `/readyz`.

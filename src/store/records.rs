@@ -132,3 +132,58 @@ pub struct RevocationRecord {
     pub expires_at: i64,
     pub created_at: i64,
 }
+
+/// A limit on how often something may happen, as the store applies it (GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Milliseconds between two events at the sustained rate (`period / count`).
+    pub interval_ms: i64,
+    /// The window: up to `count` events may arrive at once, `count` per `period` sustained.
+    pub period_ms: i64,
+}
+
+/// The account-lockout policy, as the store applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account.
+    pub threshold: i64,
+    /// Seconds the first lock lasts; each further lock lasts twice as long...
+    pub first_lock: i64,
+    /// ...up to this many seconds.
+    pub max_lock: i64,
+}
+
+/// A security event to record.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    pub at: i64,
+    /// `login_succeeded`, `login_failed`, `account_locked`, ... (see `crate::audit::EventKind`).
+    pub event: String,
+    /// The account the event is about, when known.
+    pub user_id: Option<Uuid>,
+    /// Who did it, when not the user themself (an admin changing roles).
+    pub actor_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Short, secret-free detail (`roles=admin,user`).
+    pub detail: String,
+}
+
+/// A recorded security event.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub event: AuditEvent,
+}
+
+/// Filters and cursor for the audit log (oldest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub limit: i64,
+    pub user_id: Option<Uuid>,
+    pub event: Option<String>,
+    /// Events at or after this unix time.
+    pub since: Option<i64>,
+    /// Events with a sequence number greater than this (pagination).
+    pub after_seq: Option<i64>,
+}

@@ -137,6 +137,18 @@ pub fn test_settings(db: &TestDb, extra: &[&str]) -> Settings {
     .map(String::from)
     .collect();
     args.push(db.dir.path().display().to_string());
+    // Most tests register and log in many times from 127.0.0.1: the abuse limits are off unless
+    // a test turns them on (tests/api/abuse_*.rs do, with the defaults or tighter values).
+    for (flag, off) in [
+        ("--login-rate-limit", "off"),
+        ("--register-rate-limit", "off"),
+        ("--refresh-rate-limit", "off"),
+        ("--lockout-threshold", "0"),
+    ] {
+        if !extra.contains(&flag) {
+            args.extend([flag.to_owned(), off.to_owned()]);
+        }
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     Settings::from_args(args).expect("test settings")
 }

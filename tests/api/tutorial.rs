@@ -33,6 +33,7 @@ async fn spawn_tutorial(backend: Backend) -> Tutorial {
         cors_origins: settings.cors_origins.clone(),
         max_body_bytes: 65536,
         request_timeout: Duration::from_secs(30),
+        ..ServerLayers::default()
     };
     let router = apply_server_layers(tutorial_app::app(auth.clone()), &layers);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -7,13 +7,25 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
 
+use crate::audit::{Actor, EventKind};
 use crate::error::{Error, Problem, Result};
-use crate::http::dto::{AdminUserPatch, RoleList, RoleResponse, UserListQuery, UserPage};
-use crate::http::extract::{Admin, Moderator, RequireRole};
+use crate::http::dto::{
+    AdminUserPatch, AuditEntry, AuditListQuery, AuditPage, RoleList, RoleResponse, UserListQuery,
+    UserPage,
+};
+use crate::http::extract::{Admin, CurrentUser, Moderator, RequireRole};
 use crate::http::json::AppJson;
-use crate::service::{User, UserChanges};
+use crate::service::{ClientInfo, User, UserChanges};
 use crate::state::AuthState;
-use crate::store::UserQuery;
+use crate::store::{AuditQuery, UserQuery};
+
+fn actor(user: &CurrentUser, client: ClientInfo) -> Actor {
+    Actor {
+        id: Some(user.id),
+        is_admin: user.has_role("admin"),
+        client,
+    }
+}
 
 fn user_id(raw: &str) -> Result<Uuid> {
     Uuid::parse_str(raw).map_err(|_| Error::NotFound("user"))
@@ -76,6 +88,7 @@ pub async fn get_user(
 pub async fn update_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Moderator>,
+    client: ClientInfo,
     Path(id): Path<String>,
     AppJson(patch): AppJson<AdminUserPatch>,
 ) -> Result<Json<User>> {
@@ -88,7 +101,7 @@ pub async fn update_user(
         is_active: patch.is_active,
     };
     Ok(Json(
-        auth.update_user(id, changes, actor.has_role("admin"))
+        auth.update_user_by(id, changes, &self::actor(&actor, client))
             .await?,
     ))
 }
@@ -99,14 +112,85 @@ pub async fn update_user(
 pub async fn delete_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Admin>,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let id = user_id(&id)?;
     if id == actor.id {
         return Err(Error::field("id", "you cannot delete yourself"));
     }
-    auth.delete_user(id).await?;
+    auth.delete_user_by(id, &self::actor(&actor, client))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lift an account lock after failed logins and forget the failures. **Required role:** admin.
+#[utoipa::path(post, path = "/admin/users/{id}/unlock", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn unlock_user(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Admin>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    auth.unlock_user(user_id(&id)?, &self::actor(&actor, client))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit log of security events (logins, failures, locks, refresh-token reuse, logouts,
+/// password and role changes, deactivations), oldest first. **Required role:** admin.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("oauth2" = []), ("bearer" = [])), params(AuditListQuery),
+    responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn audit_log(
+    State(auth): State<AuthState>,
+    _: RequireRole<Admin>,
+    query: std::result::Result<Query<AuditListQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>> {
+    let Query(q) = query.map_err(|e| Error::field("query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::field("limit", "must be between 1 and 500"));
+    }
+    let user_id = match q.user.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => Some(Uuid::parse_str(u).map_err(|_| Error::field("user", "not a user id"))?),
+        None => None,
+    };
+    let event = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(EventKind::parse(k).ok_or_else(|| {
+            let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+            Error::field("type", format!("unknown event type; one of {}", known.join(", ")))
+        })?),
+        None => None,
+    };
+    let query = AuditQuery {
+        limit: limit + 1,
+        user_id,
+        event: event.map(|e| e.as_str().to_owned()),
+        since: q.since,
+        after_seq: q.after,
+    };
+    let mut records = auth.audit_log(&query).await?;
+    let next = if records.len() as i64 > limit {
+        records.truncate(limit as usize);
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    let items = records
+        .into_iter()
+        .map(|r| AuditEntry {
+            seq: r.seq,
+            at: r.event.at,
+            kind: r.event.event,
+            user_id: r.event.user_id,
+            actor_id: r.event.actor_id,
+            ip: r.event.ip,
+            user_agent: r.event.user_agent,
+            detail: r.event.detail,
+        })
+        .collect();
+    Ok(Json(AuditPage { items, next }))
 }
 
 /// All roles. **Required role:** admin.

@@ -29,13 +29,15 @@ pub(crate) fn no_store(tokens: TokenResponse) -> Response {
 /// ignored. **Required role:** none.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = User), (status = 409, body = Problem, description = "e-mail or username taken"),
-              (status = 422, body = Problem, description = "invalid fields")))]
+              (status = 422, body = Problem, description = "invalid fields, or a password that is too short, too common, or your e-mail/username"),
+              (status = 429, body = Problem, description = "too many registrations from this client; see Retry-After")))]
 pub async fn register(
     State(auth): State<AuthState>,
+    client: ClientInfo,
     AppJson(req): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<User>)> {
     let user = auth
-        .register(&req.email, req.password, req.username.as_deref())
+        .register(&req.email, req.password, req.username.as_deref(), &client)
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -47,7 +49,9 @@ pub async fn register(
 /// what Swagger UI's Authorize button and OAuth2 client libraries call. **Required role:** none.
 #[utoipa::path(post, path = "/auth/token", tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError)))]
+    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError),
+              (status = 429, body = OAuthError, description = "`slow_down`: rate limit or account lock; see Retry-After"),
+              (status = 503, body = OAuthError, description = "`temporarily_unavailable`: hashing queue full or database down; see Retry-After")))]
 pub async fn token(
     State(auth): State<AuthState>,
     client: ClientInfo,
@@ -110,7 +114,7 @@ async fn token_grant(
             .login(require("username")?, require("password")?, false, client)
             .await
             .map_err(oauth_login_error)?),
-        "refresh_token" => Ok(auth.refresh(require("refresh_token")?).await?),
+        "refresh_token" => Ok(auth.refresh(require("refresh_token")?, &client).await?),
         other => Err(OAuthError::new(
             UnsupportedGrantType,
             format!("grant_type {other:?} is not supported; use password or refresh_token"),
@@ -130,7 +134,9 @@ fn oauth_login_error(e: Error) -> OAuthError {
 /// `remember_me` gives a long session; without it the session ends after a day without use.
 /// **Required role:** none.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem),
+              (status = 429, body = Problem, description = "rate limit or account lock (same answer whether or not the account exists); see Retry-After"),
+              (status = 503, body = Problem, description = "hashing queue full; see Retry-After")))]
 pub async fn login(
     State(auth): State<AuthState>,
     client: ClientInfo,
@@ -151,12 +157,14 @@ pub async fn login(
 /// The presented token is used up; presenting it again after a few seconds ends the whole
 /// session. **Required role:** none.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem),
+              (status = 429, body = Problem, description = "too many refreshes from this client; see Retry-After")))]
 pub async fn refresh(
     State(auth): State<AuthState>,
+    client: ClientInfo,
     AppJson(req): AppJson<RefreshRequest>,
 ) -> Result<Response> {
-    Ok(no_store(auth.refresh(&req.refresh_token).await?))
+    Ok(no_store(auth.refresh(&req.refresh_token, &client).await?))
 }
 
 /// End the caller's session: its refresh token and access tokens stop working now.
@@ -164,8 +172,12 @@ pub async fn refresh(
 /// **Required role:** any signed-in user.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("oauth2" = []), ("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
-pub async fn logout(State(auth): State<AuthState>, user: CurrentUser) -> Result<StatusCode> {
-    auth.end_session(user.id, user.session_id)
+pub async fn logout(
+    State(auth): State<AuthState>,
+    user: CurrentUser,
+    client: ClientInfo,
+) -> Result<StatusCode> {
+    auth.end_session(user.id, user.session_id, &client)
         .await
         .map_err(|e| match e {
             Error::NotFound(_) => Error::Unauthenticated { token_sent: true },
@@ -179,7 +191,11 @@ pub async fn logout(State(auth): State<AuthState>, user: CurrentUser) -> Result<
 /// **Required role:** any signed-in user.
 #[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("oauth2" = []), ("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
-pub async fn logout_all(State(auth): State<AuthState>, user: CurrentUser) -> Result<StatusCode> {
-    auth.end_all_sessions(user.id, None).await?;
+pub async fn logout_all(
+    State(auth): State<AuthState>,
+    user: CurrentUser,
+    client: ClientInfo,
+) -> Result<StatusCode> {
+    auth.logout_all(user.id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

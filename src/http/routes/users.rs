@@ -81,9 +81,10 @@ pub async fn sessions(
 pub async fn delete_session(
     State(auth): State<AuthState>,
     user: CurrentUser,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound("session"))?;
-    auth.end_session(user.id, id).await?;
+    auth.end_session(user.id, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

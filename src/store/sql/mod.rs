@@ -5,6 +5,7 @@
 //! implements one store trait for a driver, invoked below once per backend: sqlx's generic
 //! executor bounds would obscure the queries far more than a macro does.
 
+mod guard;
 mod server;
 mod sessions;
 mod users;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
+    AuditEvent, AuditQuery, AuditRecord, AuditStore, GuardStore, LockoutPolicy, Rate,
     NewSession, NewUser, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionRecord,
     SessionStore, Store, StoreError, StoreResult, StoredKey, UserQuery, UserRecord, UserStore,
 };
@@ -133,5 +135,7 @@ users::impl_user_store!(SqliteStore, sqlx::Sqlite);
 users::impl_user_store!(PgStore, sqlx::Postgres);
 sessions::impl_session_store!(SqliteStore, sqlx::Sqlite);
 sessions::impl_session_store!(PgStore, sqlx::Postgres);
+guard::impl_guard_store!(SqliteStore);
+guard::impl_guard_store!(PgStore);
 server::impl_server_store!(SqliteStore, crate::store::migrate::sqlite);
 server::impl_server_store!(PgStore, crate::store::migrate::postgres);

@@ -158,6 +158,10 @@ macro_rules! impl_session_store {
                     "DELETE FROM revocations WHERE expires_at <= $1",
                     // Ended sessions are kept a day, so their last access tokens can still be revoked.
                     "DELETE FROM sessions WHERE expires_at <= $1 - 86400 OR idle_expires_at <= $1 - 86400 OR revoked_at <= $1 - 86400",
+                    // A bucket whose arrival time has passed is the same as no bucket.
+                    "DELETE FROM rate_limits WHERE tat_ms < $1 * 1000",
+                    // Failures are forgotten after a day without attempts (and never while locked).
+                    "DELETE FROM login_failures WHERE updated_at <= $1 - 86400 AND locked_until <= $1",
                 ] {
                     total += sqlx::query(sql).bind(now).execute(&self.pool).await.map_err(map_err)?.rows_affected();
                 }
