@@ -41,7 +41,7 @@ pub fn sign_raw(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorith
 /// Signs arbitrary tokens with the server's own EdDSA key, read from its database: how a test
 /// makes "validly signed but semantically wrong" tokens.
 pub struct Minter {
-    key: EncodingKey,
+    pub key: EncodingKey,
     pub kid: String,
 }
 

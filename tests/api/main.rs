@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin_support;
+mod attack_support;
 mod jwt_support;
 mod support;
 
@@ -11,10 +12,13 @@ mod admin_changes;
 mod admin_roles;
 mod admin_users;
 mod algorithms;
+mod attacks_accounts;
+mod attacks_tokens;
 mod cors;
 mod devices;
 mod docs;
 mod errors;
+mod faults;
 mod health;
 mod hostile_tokens;
 mod instances;
