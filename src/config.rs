@@ -255,16 +255,23 @@ impl Settings {
     pub fn warnings(&self) -> Vec<&'static str> {
         let mut warnings = Vec::new();
         if self.login_rate_limit.0.is_none() {
-            warnings.push("AUTHGATE_LOGIN_RATE_LIMIT=off: nothing limits password guessing per client IP");
+            warnings.push(
+                "AUTHGATE_LOGIN_RATE_LIMIT=off: nothing limits password guessing per client IP",
+            );
         }
         if self.register_rate_limit.0.is_none() {
-            warnings.push("AUTHGATE_REGISTER_RATE_LIMIT=off: one client may create accounts without limit");
+            warnings.push(
+                "AUTHGATE_REGISTER_RATE_LIMIT=off: one client may create accounts without limit",
+            );
         }
         if self.refresh_rate_limit.0.is_none() {
-            warnings.push("AUTHGATE_REFRESH_RATE_LIMIT=off: refreshes are not limited per client IP");
+            warnings
+                .push("AUTHGATE_REFRESH_RATE_LIMIT=off: refreshes are not limited per client IP");
         }
         if self.lockout_threshold == 0 {
-            warnings.push("AUTHGATE_LOCKOUT_THRESHOLD=0: accounts are never locked after failed logins");
+            warnings.push(
+                "AUTHGATE_LOCKOUT_THRESHOLD=0: accounts are never locked after failed logins",
+            );
         }
         warnings
     }
@@ -378,7 +385,10 @@ mod tests {
         assert!(s.cors_origins.is_empty());
         assert!(s.warnings().is_empty(), "{:?}", s.warnings());
         assert!(s.login_rate_limit.0.is_some() && s.lockout_threshold > 0);
-        assert!(s.trusted_proxies.is_empty(), "no proxy is trusted by default");
+        assert!(
+            s.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
     }
 
     #[test]

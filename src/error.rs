@@ -186,6 +186,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(field) => Error::Conflict(field),
+            StoreError::Invalid(what) => Error::BadRequest(format!("the request contains {what}")),
             StoreError::Unavailable(_) => Error::Unavailable,
             StoreError::Other(e) => Error::Internal(e),
         }
@@ -346,9 +347,9 @@ impl IntoResponse for OAuthError {
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        let retry_after = self.retry_after.or(
-            (status == StatusCode::SERVICE_UNAVAILABLE).then_some(5),
-        );
+        let retry_after = self
+            .retry_after
+            .or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(5));
         let mut response = (status, axum::Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -74,7 +74,10 @@ pub(crate) struct MemoryBuckets(Mutex<HashMap<IpAddr, i64>>);
 impl MemoryBuckets {
     /// The same rule as the SQL store's `take`: `None` when allowed, else milliseconds to wait.
     fn take(&self, ip: IpAddr, rate: Rate, now_ms: i64) -> Option<i64> {
-        let mut buckets = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tat = buckets.get(&ip).copied().unwrap_or(now_ms).max(now_ms) + rate.interval_ms;
         if tat - now_ms > rate.period_ms {
             return Some((tat - rate.period_ms - now_ms).max(1));
@@ -85,7 +88,10 @@ impl MemoryBuckets {
 
     /// Forget buckets that have drained (called by housekeeping).
     pub(crate) fn purge(&self, now_ms: i64) {
-        let mut buckets = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         buckets.retain(|_, tat| *tat > now_ms);
     }
 }
@@ -131,8 +137,14 @@ impl AuthState {
         match wait {
             None => Ok(()),
             Some(wait_ms) => {
-                self.audit(EventKind::RateLimited, None, None, client, limit.name().to_owned())
-                    .await;
+                self.audit(
+                    EventKind::RateLimited,
+                    None,
+                    None,
+                    client,
+                    limit.name().to_owned(),
+                )
+                .await;
                 Err(too_many(wait_ms))
             }
         }
@@ -151,11 +163,16 @@ impl AuthState {
             return Ok(false);
         };
         let now = self.clock().now();
-        match server.store.begin_login_attempt(account, policy, now).await? {
+        match server
+            .store
+            .begin_login_attempt(account, policy, now)
+            .await?
+        {
             Ok(locks) => Ok(locks),
             Err(locked_until) => {
                 let detail = "account locked".to_owned();
-                self.audit(EventKind::LoginBlocked, user, None, client, detail).await;
+                self.audit(EventKind::LoginBlocked, user, None, client, detail)
+                    .await;
                 Err(too_many((locked_until - now) * 1000))
             }
         }
@@ -181,9 +198,19 @@ impl AuthState {
             .store
             .clear_login_failures(&account_key(Some(id), ""))
             .await?;
-        let detail = if was_locked { "failures cleared" } else { "nothing to clear" };
-        self.audit(EventKind::AccountUnlocked, Some(id), actor.id, &actor.client, detail.to_owned())
-            .await;
+        let detail = if was_locked {
+            "failures cleared"
+        } else {
+            "nothing to clear"
+        };
+        self.audit(
+            EventKind::AccountUnlocked,
+            Some(id),
+            actor.id,
+            &actor.client,
+            detail.to_owned(),
+        )
+        .await;
         Ok(())
     }
 }
@@ -203,8 +230,16 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(b.take(ip, rate, 10_000), None);
         }
-        assert_eq!(b.take(ip, rate, 10_000), Some(1000), "the fourth waits one interval");
-        assert_eq!(b.take("192.0.2.2".parse().unwrap(), rate, 10_000), None, "per IP");
+        assert_eq!(
+            b.take(ip, rate, 10_000),
+            Some(1000),
+            "the fourth waits one interval"
+        );
+        assert_eq!(
+            b.take("192.0.2.2".parse().unwrap(), rate, 10_000),
+            None,
+            "per IP"
+        );
         assert_eq!(b.take(ip, rate, 11_000), None, "one more after an interval");
         assert!(b.take(ip, rate, 11_000).is_some());
         b.purge(20_000);

@@ -143,7 +143,9 @@ struct QueueSlot<'a>(&'a AtomicUsize);
 impl<'a> QueueSlot<'a> {
     fn take(counter: &'a AtomicUsize, max: usize) -> Option<Self> {
         counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| QueueSlot(counter))
     }

@@ -12,7 +12,9 @@
 //! another instance sharing the database arrive within that interval.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -42,7 +44,21 @@ pub struct Revocations {
     entries: RwLock<Entries>,
     /// `created_at` of the newest row seen, for [`Revocations::sync`].
     last_sync: std::sync::atomic::AtomicI64,
+    /// Monotonic time of the last successful load or sync, and whether syncing is running at all
+    /// (a host app that never runs housekeeping gets no staleness check).
+    synced_at: AtomicU64,
+    syncing: AtomicBool,
 }
+
+/// Milliseconds on a monotonic clock (immune to the injectable test clock and to wall-clock jumps).
+fn monotonic_ms() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How long the list may go without a successful sync before token checks fail closed: two
+/// missed syncs. Within it, a revocation made elsewhere is seen within one sync interval.
+pub const MAX_STALENESS: Duration = Duration::from_secs(6);
 
 impl Revocations {
     /// Load what is still in force. `ttl` is the longest access-token lifetime plus leeway.
@@ -52,6 +68,8 @@ impl Revocations {
             ttl,
             entries: RwLock::new(Entries::default()),
             last_sync: Default::default(),
+            synced_at: AtomicU64::new(monotonic_ms()),
+            syncing: AtomicBool::new(false),
         };
         me.merge(me.store.load_revocations(now, 0).await?);
         Ok(me)
@@ -59,20 +77,27 @@ impl Revocations {
 
     /// Pick up entries written by other processes since the last look. Returns how many.
     pub async fn sync(&self, now: i64) -> StoreResult<usize> {
-        use std::sync::atomic::Ordering;
         // Overlap by a second: rows written in the same second as the last one seen still count.
         let since = self.last_sync.load(Ordering::Relaxed) - 1;
+        self.syncing.store(true, Ordering::Relaxed);
         let rows = self.store.load_revocations(now, since.max(0)).await?;
         let n = rows.len();
         self.merge(rows);
+        self.synced_at.store(monotonic_ms(), Ordering::Relaxed);
         Ok(n)
+    }
+
+    /// False once syncing has failed for longer than [`MAX_STALENESS`]: revocations made by
+    /// other instances may then be missing, and token checks must fail closed.
+    pub fn is_fresh(&self) -> bool {
+        let age_ms = monotonic_ms().saturating_sub(self.synced_at.load(Ordering::Relaxed));
+        !self.syncing.load(Ordering::Relaxed) || age_ms <= MAX_STALENESS.as_millis() as u64
     }
 
     fn merge(&self, rows: Vec<RevocationRecord>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         for row in rows {
-            self.last_sync
-                .fetch_max(row.created_at, std::sync::atomic::Ordering::Relaxed);
+            self.last_sync.fetch_max(row.created_at, Ordering::Relaxed);
             let Ok(subject) = Uuid::parse_str(&row.subject) else {
                 continue;
             };

@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{ServerLayers, apply_server_layers, docs, router};
 use crate::guard::AbusePolicy;
+use crate::http::{ServerLayers, apply_server_layers, docs, router};
 use crate::state::{AuthConfig, AuthState};
 use crate::store::LockoutPolicy;
 use crate::store::{self, Store};

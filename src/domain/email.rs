@@ -39,7 +39,7 @@ impl Email {
         }
         Ok(Self {
             display: s.to_owned(),
-            lower: s.to_lowercase(),
+            lower: super::login_key(s),
         })
     }
 

@@ -115,13 +115,21 @@ mod tests {
 
     #[test]
     fn common_passwords_are_refused_in_any_case() {
-        for common in ["password", "PASSWORD1", "12345678", "qwertyuiop", "iloveyou", "trustno1"] {
+        for common in [
+            "password",
+            "PASSWORD1",
+            "12345678",
+            "qwertyuiop",
+            "iloveyou",
+            "trustno1",
+        ] {
             let err = Password::parse(common.into()).unwrap_err();
             assert!(err.contains("common or breached"), "{common}: {err}");
         }
         // Entries from the end of the SecLists top 100,000 (ranks 98,001 and 99,996) are there too.
         assert!(is_common("277rte87hryloitru") && is_common("07021954"));
-        for fine in ["correct horse battery staple", "vT9#kq2!Lm", "ᚠᛇᚻ᛫ᛒᛦᚦ᛫ᚠᚱ"] {
+        for fine in ["correct horse battery staple", "vT9#kq2!Lm", "ᚠᛇᚻ᛫ᛒᛦᚦ᛫ᚠᚱ"]
+        {
             assert!(Password::parse(fine.into()).is_ok(), "{fine}");
         }
     }

@@ -23,7 +23,7 @@ impl Username {
         }
         Ok(Self {
             display: s.to_owned(),
-            lower: s.to_lowercase(),
+            lower: super::login_key(s),
         })
     }
 

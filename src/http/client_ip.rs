@@ -103,7 +103,10 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")]);
         assert_eq!(client_ip(ip("198.51.100.9"), &h, &[]), ip("198.51.100.9"));
         let trusted = nets(&["10.0.0.0/8"]);
-        assert_eq!(client_ip(ip("198.51.100.9"), &h, &trusted), ip("198.51.100.9"));
+        assert_eq!(
+            client_ip(ip("198.51.100.9"), &h, &trusted),
+            ip("198.51.100.9")
+        );
     }
 
     #[test]
@@ -116,7 +119,10 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.5")]);
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("203.0.113.7"));
         // Several header lines are one list, in order.
-        let h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "203.0.113.7")]);
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("203.0.113.7"));
     }
 
@@ -124,7 +130,10 @@ mod tests {
     fn forwarded_is_preferred_and_parsed_with_ports_and_ipv6() {
         let trusted = nets(&["10.0.0.0/8"]);
         let h = headers(&[
-            ("forwarded", r#"for=6.6.6.6, for="[2001:db8::1]:4711";proto=https"#),
+            (
+                "forwarded",
+                r#"for=6.6.6.6, for="[2001:db8::1]:4711";proto=https"#,
+            ),
             ("x-forwarded-for", "7.7.7.7"),
         ]);
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("2001:db8::1"));
@@ -140,10 +149,17 @@ mod tests {
             headers(&[("forwarded", "for=unknown")]),
             headers(&[("forwarded", "proto=https")]),
         ] {
-            assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.2"), "{h:?}");
+            assert_eq!(
+                client_ip(ip("10.0.0.2"), &h, &trusted),
+                ip("10.0.0.2"),
+                "{h:?}"
+            );
         }
         // No header at all: the proxy itself.
-        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.2")
+        );
     }
 
     proptest! {

@@ -76,6 +76,9 @@ impl AuthState {
         };
         let mut roles = claims.roles.clone();
         if let Some(server) = &self.inner.server {
+            if !server.revocations.is_fresh() {
+                return Err(TokenError::RevocationsStale);
+            }
             if server.revocations.is_session_revoked(&claims.sid, now) {
                 return Err(TokenError::Revoked);
             }
@@ -102,6 +105,7 @@ async fn current_user(parts: &Parts, state: &AuthState) -> Result<Option<Current
     };
     match state.authenticate(token).await {
         Ok(user) => Ok(Some(user)),
+        Err(TokenError::RevocationsStale) => Err(Error::Unavailable),
         Err(reason) => {
             tracing::debug!(%reason, "access token refused");
             Err(Error::Unauthenticated { token_sent: true })

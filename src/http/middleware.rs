@@ -16,7 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::Error;
+use crate::error::{Error, OAuthError, OAuthErrorCode};
 
 /// What the server's layers need to know.
 #[derive(Debug, Clone)]
@@ -55,6 +55,9 @@ impl Default for ServerLayers {
     }
 }
 
+/// Bodies announced larger than this (and than the body limit) are refused without reading.
+const EARLY_REJECT_BYTES: u64 = 1024 * 1024;
+
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
@@ -79,7 +82,7 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
     let hsts = layers
         .hsts_max_age
         .and_then(|age| HeaderValue::try_from(format!("max-age={age}; includeSubDomains")).ok());
-    let max_header_bytes = layers.max_header_bytes;
+    let (max_header_bytes, max_body_bytes) = (layers.max_header_bytes, layers.max_body_bytes);
     router
         .fallback(|| async { Error::NotFound("route") })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
@@ -95,7 +98,7 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
         .layer(cors(&layers.cors_origins))
         // Outside CORS, so preflight answers carry the headers too.
         .layer(middleware::from_fn(move |req: Request, next: Next| {
-            limit_headers(req, next, max_header_bytes)
+            limit_request_size(req, next, max_header_bytes, max_body_bytes)
         }))
         .layer(middleware::from_fn(move |req, next| {
             security_headers(req, next, hsts.clone())
@@ -118,17 +121,41 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// 431 for requests whose headers (names, values, and the URI) exceed the limit. hyper's own
-/// cap is far larger; this keeps a flood of large headers from costing memory and log space.
-async fn limit_headers(req: Request, next: Next, max: usize) -> Response {
-    let size: usize = req.uri().to_string().len()
+/// 431 for requests whose headers (names, values, and the URI) exceed the limit: hyper's own
+/// cap is far larger. 413 at once for a body announced larger than the limit, instead of
+/// reading it (the body limit itself still counts the bytes of chunked bodies).
+async fn limit_request_size(
+    req: Request,
+    next: Next,
+    max_header_bytes: usize,
+    max_body_bytes: usize,
+) -> Response {
+    let header_bytes: usize = req.uri().to_string().len()
         + req
             .headers()
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
             .sum::<usize>();
-    if size > max {
+    if header_bytes > max_header_bytes {
         return Error::HeadersTooLarge.into_response();
+    }
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // Only far-oversized announcements are cut short: answering before reading the body makes
+    // hyper close the connection under a client still sending, so near-limit bodies go
+    // through the body limit, which reads at most the limit and then answers 413.
+    let cut_short_above = (max_body_bytes as u64).max(EARLY_REJECT_BYTES);
+    if announced.is_some_and(|n| n > cut_short_above) {
+        if req.uri().path().ends_with("/auth/token") {
+            // The token endpoint answers in RFC 6749 form, whatever the failure.
+            let message = "the request body is larger than this server accepts";
+            return OAuthError::new(OAuthErrorCode::InvalidRequest, message)
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        return Error::PayloadTooLarge.into_response();
     }
     next.run(req).await
 }

@@ -28,8 +28,14 @@ impl AuthState {
         let user = self
             .create_user(email, password, username, vec![role::USER.to_owned()])
             .await?;
-        self.audit(EventKind::UserRegistered, Some(user.id), None, client, String::new())
-            .await;
+        self.audit(
+            EventKind::UserRegistered,
+            Some(user.id),
+            None,
+            client,
+            String::new(),
+        )
+        .await;
         Ok(user)
     }
 
@@ -87,9 +93,14 @@ impl AuthState {
     ) -> Result<UserRecord> {
         let server = self.server()?;
         self.check_rate(Limit::Login, client).await?;
-        let login = login.trim().to_lowercase();
-        // SECURITY: oversized input is refused only after the same hashing cost as any attempt.
-        let login = if login.len() > 254 { String::new() } else { login };
+        let login = crate::domain::login_key(login);
+        // SECURITY: oversized or unstorable input (NUL) is refused only after the same hashing
+        // cost as any attempt.
+        let login = if login.len() > 254 || login.contains('\0') {
+            String::new()
+        } else {
+            login
+        };
         let user = if login.is_empty() {
             None
         } else {
@@ -158,9 +169,17 @@ impl AuthState {
             .store
             .record_login(user.id, self.clock().now())
             .await?;
-        let tokens = self.open_session(&user, remember_me, client.clone()).await?;
-        self.audit(EventKind::LoginSucceeded, Some(user.id), None, &client, String::new())
-            .await;
+        let tokens = self
+            .open_session(&user, remember_me, client.clone())
+            .await?;
+        self.audit(
+            EventKind::LoginSucceeded,
+            Some(user.id),
+            None,
+            &client,
+            String::new(),
+        )
+        .await;
         Ok(tokens)
     }
 
@@ -218,8 +237,14 @@ impl AuthState {
                 .await;
             if locks {
                 let detail = "too many failed logins".to_owned();
-                self.audit(EventKind::AccountLocked, Some(user.id), None, &client, detail)
-                    .await;
+                self.audit(
+                    EventKind::AccountLocked,
+                    Some(user.id),
+                    None,
+                    &client,
+                    detail,
+                )
+                .await;
             }
             return Err(Error::InvalidCredentials);
         }
@@ -234,8 +259,14 @@ impl AuthState {
         server.store.set_password_hash(user.id, &hash).await?;
         // The caller gets a new session too: the old one's refresh token may be what leaked.
         self.end_all_sessions(user.id, None).await?;
-        self.audit(EventKind::PasswordChanged, Some(user.id), None, &client, String::new())
-            .await;
+        self.audit(
+            EventKind::PasswordChanged,
+            Some(user.id),
+            None,
+            &client,
+            String::new(),
+        )
+        .await;
         let user = UserRecord {
             password_hash: hash,
             ..user

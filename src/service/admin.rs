@@ -86,9 +86,19 @@ impl AuthState {
             .set_user_state(id, state, self.clock().now())
             .await?;
         if changes.roles.is_some() && user.roles != target.roles {
-            let detail = format!("roles {} -> {}", target.roles.join(","), user.roles.join(","));
-            self.audit(EventKind::RolesChanged, Some(id), actor.id, &actor.client, detail)
-                .await;
+            let detail = format!(
+                "roles {} -> {}",
+                target.roles.join(","),
+                user.roles.join(",")
+            );
+            self.audit(
+                EventKind::RolesChanged,
+                Some(id),
+                actor.id,
+                &actor.client,
+                detail,
+            )
+            .await;
         }
         if user.is_active != target.is_active {
             let kind = if user.is_active {
@@ -153,8 +163,14 @@ impl AuthState {
                 now,
             )
             .await?;
-        self.audit(EventKind::UserDeleted, Some(id), actor.id, &actor.client, String::new())
-            .await;
+        self.audit(
+            EventKind::UserDeleted,
+            Some(id),
+            actor.id,
+            &actor.client,
+            String::new(),
+        )
+        .await;
         Ok(())
     }
 

@@ -106,8 +106,14 @@ impl AuthState {
                     .revoke_sessions(&[session_id], now)
                     .await?;
                 let detail = format!("session {session_id} revoked");
-                self.audit(EventKind::RefreshReuseDetected, Some(user_id), None, client, detail)
-                    .await;
+                self.audit(
+                    EventKind::RefreshReuseDetected,
+                    Some(user_id),
+                    None,
+                    client,
+                    detail,
+                )
+                .await;
                 return Err(Error::InvalidRefreshToken);
             }
             RotateOutcome::Invalid => return Err(Error::InvalidRefreshToken),
@@ -134,7 +140,8 @@ impl AuthState {
         }
         server.revocations.revoke_sessions(&[session], now).await?;
         let detail = format!("session {session}");
-        self.audit(EventKind::Logout, Some(user), None, client, detail).await;
+        self.audit(EventKind::Logout, Some(user), None, client, detail)
+            .await;
         Ok(())
     }
 
@@ -142,7 +149,8 @@ impl AuthState {
     pub async fn logout_all(&self, user: Uuid, client: &ClientInfo) -> Result<usize> {
         let ended = self.end_all_sessions(user, None).await?;
         let detail = format!("{ended} sessions");
-        self.audit(EventKind::LogoutAll, Some(user), None, client, detail).await;
+        self.audit(EventKind::LogoutAll, Some(user), None, client, detail)
+            .await;
         Ok(ended)
     }
 

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A unique constraint was hit; names the field (`email`, `username`, `role`).
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The input cannot be stored (PostgreSQL refuses NUL in text); the client's fault.
+    #[error("invalid input: {0}")]
+    Invalid(&'static str),
     /// The database could not be reached in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),

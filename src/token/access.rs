@@ -60,6 +60,10 @@ pub enum TokenError {
     Revoked,
     #[error("user deactivated")]
     Deactivated,
+    /// The revocation list could not be refreshed from the database for too long: we cannot
+    /// know whether this token was revoked elsewhere, so fail closed (503).
+    #[error("revocation list is stale (database unreachable)")]
+    RevocationsStale,
 }
 
 /// Signs and verifies access tokens for one issuer and audience.

@@ -183,11 +183,7 @@ pub fn assert_similar_timing(what: &str, existing_ms: f64, unknown_ms: f64) {
 /// Serve `router` (state already applied) with the standalone server's layers on port 0;
 /// returns the base URL. For fault cases that need routes the server does not have.
 pub async fn serve_host(router: Router) -> String {
-    let layers = ServerLayers {
-        cors_origins: vec![],
-        max_body_bytes: 64 * 1024,
-        request_timeout: Duration::from_secs(30),
-    };
+    let layers = ServerLayers::default();
     let app = apply_server_layers(router, &layers);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -193,7 +193,6 @@ async fn database_outage_is_503_and_the_server_recovers_postgres() {
 /// the `CurrentUser` extractor must not keep accepting tokens while the database is
 /// unreachable; the in-memory revocation list can no longer learn of logouts made elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG (F8): revocations are an in-memory list synced every 3 s; when the sync fails the extractor keeps answering 200 for the whole outage (up to the 15-min token lifetime), so a logout on another instance is not honoured"]
 async fn extractor_only_routes_fail_closed_during_a_database_outage_postgres() {
     if postgres_url().is_none() {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");

@@ -52,6 +52,12 @@ pub async fn list_users(
         ),
         None => None,
     };
+    if q.q
+        .as_deref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Err(Error::field("q", "must not contain control characters"));
+    }
     let query = UserQuery {
         limit: limit + 1,
         after,
@@ -159,7 +165,10 @@ pub async fn audit_log(
     let event = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => Some(EventKind::parse(k).ok_or_else(|| {
             let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-            Error::field("type", format!("unknown event type; one of {}", known.join(", ")))
+            Error::field(
+                "type",
+                format!("unknown event type; one of {}", known.join(", ")),
+            )
         })?),
         None => None,
     };

@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    AuditEvent, AuditQuery, AuditRecord, AuditStore, GuardStore, LockoutPolicy, Rate,
-    NewSession, NewUser, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionRecord,
+    AuditEvent, AuditQuery, AuditRecord, AuditStore, GuardStore, LockoutPolicy, NewSession,
+    NewUser, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionRecord,
     SessionStore, Store, StoreError, StoreResult, StoredKey, UserQuery, UserRecord, UserStore,
 };
 
@@ -86,6 +86,11 @@ fn map_err(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
         sqlx::Error::Database(db) if db.message().contains("database is locked") => {
             StoreError::Unavailable(e.to_string())
+        }
+        // PostgreSQL refuses NUL and unconvertible characters in text (22021, 22P05): the
+        // input's fault, and every such input is validated before it gets here; this is the net.
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "22021" || c == "22P05") => {
+            StoreError::Invalid("text with a NUL or an unsupported character")
         }
         // PostgreSQL: connection exceptions (08…), shutdown or restart (57P…), database gone (3D000).
         sqlx::Error::Database(db)
