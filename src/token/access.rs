@@ -5,7 +5,8 @@
 //! signature, then the claims: `iss`, `aud`, `sub` required and matched; `exp`, `nbf`, `iat`
 //! checked against our clock with a small leeway. Any failure is the same 401 to the client.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
@@ -74,6 +75,44 @@ pub struct Verifier {
     audience: String,
     leeway: i64,
     validation: Validation,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// Tokens whose signature and static claims (`iss`, `aud`, header) already passed, keyed by the
+/// exact token text, so a client's next request skips the signature check (tens of µs for
+/// EdDSA). Time claims are checked again on every hit, and revocation is the caller's check on
+/// every request, so remembering changes nothing about what is accepted. Dropped with the
+/// verifier when the key ring changes.
+#[derive(Default)]
+struct VerifiedTokens(RwLock<HashMap<Box<str>, AccessClaims>>);
+
+/// Entries kept (about 1 KiB each): enough for the active tokens of a busy instance.
+const VERIFIED_CAPACITY: usize = 4096;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<AccessClaims> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= VERIFIED_CAPACITY {
+            map.retain(|_, c| c.exp > now);
+            if map.len() >= VERIFIED_CAPACITY {
+                // Full of live tokens: start over rather than track recency on every hit.
+                map.clear();
+            }
+        }
+        map.insert(token.into(), claims.clone());
+    }
+}
+
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.read().map_or(0, |m| m.len());
+        write!(f, "VerifiedTokens({len} entries)")
+    }
 }
 
 impl Verifier {
@@ -93,6 +132,7 @@ impl Verifier {
             audience: audience.to_owned(),
             leeway,
             validation,
+            verified: Arc::default(),
         }
     }
 
@@ -145,6 +185,20 @@ impl Verifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::TooLong);
         }
+        if let Some(claims) = self.verified.get(token) {
+            self.check_times(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = self.verify_uncached(token, now)?;
+        self.verified.insert(token, &claims, now);
+        Ok(claims)
+    }
+
+    /// [`Verifier::verify`] without remembering: every step, every time (benchmarks compare).
+    pub fn verify_uncached(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong);
+        }
         let is_b64url = |s: &str| {
             !s.is_empty()
                 && s.bytes()
@@ -184,6 +238,11 @@ impl Verifier {
         let data = decode::<AccessClaims>(token, key, &self.validation)
             .map_err(|e| TokenError::Rejected(e.to_string()))?;
         let claims = data.claims;
+        self.check_times(&claims, now)?;
+        Ok(claims)
+    }
+
+    fn check_times(&self, claims: &AccessClaims, now: i64) -> Result<(), TokenError> {
         if claims.exp <= now - self.leeway {
             return Err(TokenError::Expired);
         }
@@ -193,7 +252,7 @@ impl Verifier {
         if claims.iat > now + self.leeway {
             return Err(TokenError::IssuedInFuture);
         }
-        Ok(claims)
+        Ok(())
     }
 }
 
@@ -232,6 +291,27 @@ mod tests {
         assert_eq!(v.verify(&token, 1_929), Ok(claims.clone()), "inside leeway");
         assert_eq!(v.verify(&token, 1_930), Err(TokenError::Expired));
         assert_eq!(v.verify(&token, 969), Err(TokenError::NotYetValid));
+    }
+
+    #[test]
+    fn remembered_tokens_are_exact_matches_and_rechecked_for_time() {
+        let v = verifier();
+        let claims = v.claims(Uuid::new_v4(), Uuid::new_v4(), vec![], 1_000, 900);
+        let token = v.sign(&claims).unwrap();
+        assert!(v.verify(&token, 1_100).is_ok());
+        assert!(v.verified.get(&token).is_some(), "remembered");
+        // One changed character of the signature is a different token: verified in full, refused.
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(matches!(
+            v.verify(&tampered, 1_100),
+            Err(TokenError::Rejected(_))
+        ));
+        assert_eq!(v.verify(&token, 2_000), Err(TokenError::Expired));
+        assert_eq!(v.verify(&token, 500), Err(TokenError::NotYetValid));
+        // A fresh verifier (new key ring) remembers nothing.
+        assert!(verifier().verified.get(&token).is_none());
     }
 
     #[test]
