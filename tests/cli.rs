@@ -344,3 +344,46 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+// Issue #3: an operator lifts an account lock from the CLI (`user unlock`), while the server
+// runs, on the same database; an unknown e-mail is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_unlock_from_the_cli_lifts_a_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = serve(&dir, &[("AUTHGATE_LOCKOUT_THRESHOLD", "2")]);
+    let mut child = KillOnDrop(child);
+    let _stderr = collect_stderr(&mut child.0);
+    authgate::install_tls_provider();
+    let client = reqwest::Client::new();
+    let login = |password: &'static str| {
+        client
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"username": "locked@example.com", "password": password}))
+            .send()
+    };
+    let reg = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"email": "locked@example.com", "password": "the right passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    for _ in 0..2 {
+        assert_eq!(login("a wrong passphrase").await.unwrap().status(), 401);
+    }
+    assert_eq!(login("the right passphrase").await.unwrap().status(), 429);
+    let unlock = authgate(&dir, &["user", "unlock", "--email", "locked@example.com"])
+        .output()
+        .unwrap();
+    assert!(
+        unlock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unlock.stderr)
+    );
+    assert!(String::from_utf8_lossy(&unlock.stdout).contains("unlocked"));
+    assert_eq!(login("the right passphrase").await.unwrap().status(), 200);
+    let missing = authgate(&dir, &["user", "unlock", "--email", "nobody@example.com"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+}
