@@ -55,7 +55,8 @@ impl Default for ServerLayers {
     }
 }
 
-/// Bodies announced larger than this (and than the body limit) are refused without reading.
+/// A body announced over the limit is read and dropped before the 413 up to this size, and
+/// refused without reading beyond it.
 const EARLY_REJECT_BYTES: u64 = 1024 * 1024;
 
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -144,20 +145,42 @@ async fn limit_request_size(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // Only far-oversized announcements are cut short: answering before reading the body makes
-    // hyper close the connection under a client still sending, so near-limit bodies go
-    // through the body limit, which reads at most the limit and then answers 413.
-    let cut_short_above = (max_body_bytes as u64).max(EARLY_REJECT_BYTES);
-    if announced.is_some_and(|n| n > cut_short_above) {
-        if req.uri().path().ends_with("/auth/token") {
-            // The token endpoint answers in RFC 6749 form, whatever the failure.
-            let message = "the request body is larger than this server accepts";
-            return OAuthError::new(OAuthErrorCode::InvalidRequest, message)
-                .with_status(StatusCode::PAYLOAD_TOO_LARGE);
+    if announced.is_some_and(|n| n > max_body_bytes as u64) {
+        // Answering before the body is read makes hyper close the connection under a client
+        // that is still sending, which then sees a reset instead of the 413. So a body up to
+        // EARLY_REJECT_BYTES is read and dropped first; a larger one is refused at once.
+        let path = req.uri().path().to_owned();
+        if announced.is_some_and(|n| n <= EARLY_REJECT_BYTES) {
+            drain(req.into_body()).await;
         }
-        return Error::PayloadTooLarge.into_response();
+        return too_large(&path);
     }
     next.run(req).await
+}
+
+/// 413 in the shape of the endpoint: RFC 6749 for the token endpoint, problem+json elsewhere.
+fn too_large(path: &str) -> Response {
+    if path.ends_with("/auth/token") {
+        let message = "the request body is larger than this server accepts";
+        return OAuthError::new(OAuthErrorCode::InvalidRequest, message)
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    Error::PayloadTooLarge.into_response()
+}
+
+/// Read and drop a request body (bounded by the caller), giving up after a few seconds.
+async fn drain(mut body: axum::body::Body) {
+    use axum::body::HttpBody;
+    let read_all = async {
+        while let Some(frame) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if frame.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), read_all).await;
 }
 
 async fn security_headers(req: Request, next: Next, hsts: Option<HeaderValue>) -> Response {
