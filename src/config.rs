@@ -392,6 +392,18 @@ mod tests {
     }
 
     #[test]
+    fn turning_a_protection_off_is_allowed_but_warned_about() {
+        let s = Settings::from_args(
+            ["--login-rate-limit", "off", "--lockout-threshold", "0"].map(String::from),
+        )
+        .unwrap();
+        s.validate().unwrap();
+        let warnings = s.warnings().join("\n");
+        assert!(warnings.contains("LOGIN_RATE_LIMIT=off"), "{warnings}");
+        assert!(warnings.contains("LOCKOUT_THRESHOLD=0"), "{warnings}");
+    }
+
+    #[test]
     fn rate_limits() {
         assert_eq!(RateLimit::parse("30/5m"), Ok(RateLimit(Some((30, 300)))));
         assert_eq!(RateLimit::parse("off"), Ok(RateLimit(None)));
