@@ -31,6 +31,7 @@ mod legacy_hashes;
 mod library;
 mod login;
 mod logout;
+mod migrations;
 mod password;
 mod password_policy;
 mod races;
