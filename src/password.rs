@@ -1,12 +1,13 @@
 //! Password hashing: argon2id off the async runtime, with bounded concurrency, plus verification
 //! of legacy bcrypt hashes (passlib's `$2b$`/`$2a$`) so tutorial users can be imported.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use rand::RngCore;
 use tokio::sync::Semaphore;
 
 use crate::domain::Password;
@@ -47,7 +48,31 @@ pub struct Hasher {
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     queue: usize,
+    memory: Arc<MemoryPool>,
     dummy_hash: Arc<str>,
+}
+
+/// argon2's working memory (`m_kib` each), one per hashing slot, reused. Allocating 19 MiB per
+/// hash made glibc keep hundreds of MiB resident after a burst of logins (measured by the
+/// benchmark's `storm`: 600–800 MiB with 2 slots), and faulted the pages in on every hash.
+/// At most `permits` jobs run at once, so the pool never holds more than `permits` buffers.
+struct MemoryPool {
+    free: Mutex<Vec<Vec<Block>>>,
+    blocks: usize,
+}
+
+impl MemoryPool {
+    fn take(&self) -> Vec<Block> {
+        let reused = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        reused.unwrap_or_else(|| vec![Block::default(); self.blocks])
+    }
+
+    fn give(&self, memory: Vec<Block>) {
+        self.free
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(memory);
+    }
 }
 
 impl Hasher {
@@ -63,16 +88,20 @@ impl Hasher {
     ) -> anyhow::Result<Self> {
         let params = Params::new(m_kib, t, p, None)
             .map_err(|e| anyhow!("invalid argon2 parameters: {e}"))?;
+        let memory = Arc::new(MemoryPool {
+            free: Mutex::new(Vec::new()),
+            blocks: params.block_count(),
+        });
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let dummy = argon
-            .hash_password(b"authgate dummy password")
-            .map_err(|e| anyhow!("argon2: {e}"))?
-            .to_string();
+        let mut scratch = memory.take();
+        let dummy = hash_new(&argon, b"authgate dummy password", &mut scratch)?;
+        memory.give(scratch);
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue,
+            memory,
             dummy_hash: dummy.into(),
         })
     }
@@ -85,11 +114,8 @@ impl Hasher {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let argon = self.argon2();
         let secret = password.expose().to_owned();
-        self.run(move || {
-            argon
-                .hash_password(secret.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Failed(anyhow!("argon2: {e}")))
+        self.run(move |memory| {
+            hash_new(&argon, secret.as_bytes(), memory).map_err(HashError::Failed)
         })
         .await?
     }
@@ -104,13 +130,16 @@ impl Hasher {
             .unwrap_or_else(|| self.dummy_hash.to_string());
         let argon = self.argon2();
         let secret = password.to_owned();
-        let verdict = self.run(move || check(&argon, &secret, &stored)).await?;
+        let verdict = self
+            .run(move |memory| check(&argon, &secret, &stored, memory))
+            .await?;
         Ok(if known { verdict } else { Verdict::Mismatch })
     }
 
+    /// Run `job` on the blocking pool with a hashing slot and that slot's working memory.
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> T + Send + 'static,
+        job: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let _permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -125,10 +154,16 @@ impl Hasher {
             }
         };
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(job))
-            .await
-            .context("hashing task failed")
-            .map_err(HashError::Failed)
+        let pool = self.memory.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut memory = pool.take();
+            let result = span.in_scope(|| job(&mut memory));
+            pool.give(memory);
+            result
+        })
+        .await
+        .context("hashing task failed")
+        .map_err(HashError::Failed)
     }
 
     /// Requests currently waiting for a hashing slot.
@@ -157,12 +192,30 @@ impl Drop for QueueSlot<'_> {
     }
 }
 
+/// A fresh PHC string for `password` under `argon`'s parameters, computed in `memory`.
+fn hash_new(argon: &Argon2<'_>, password: &[u8], memory: &mut [Block]) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    argon
+        .hash_password_into_with_memory(password, &salt, &mut out, &mut *memory)
+        .map_err(|e| anyhow!("argon2: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(|e| anyhow!("argon2: {e}"))?,
+        salt: Some(Salt::new(&salt).map_err(|e| anyhow!("argon2: {e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow!("argon2: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
 /// The synchronous check, for one stored hash of any supported kind.
-fn check(argon: &Argon2<'static>, password: &str, stored: &str) -> Verdict {
+fn check(argon: &Argon2<'static>, password: &str, stored: &str, memory: &mut [Block]) -> Verdict {
     if stored.starts_with("$2b$") || stored.starts_with("$2a$") || stored.starts_with("$2y$") {
         // SECURITY: non-truncating: bcrypt ignores bytes past 72; a longer password must not match.
         return match bcrypt::non_truncating_verify(password, stored) {
-            Ok(true) => rehash(argon, password),
+            Ok(true) => rehash(argon, password, memory),
             _ => Verdict::Mismatch,
         };
     }
@@ -175,21 +228,58 @@ fn check(argon: &Argon2<'static>, password: &str, stored: &str) -> Verdict {
     if params.m_cost() > MAX_M_KIB || params.t_cost() > MAX_T || params.p_cost() > MAX_P {
         return Verdict::Mismatch;
     }
-    if argon.verify_password(password.as_bytes(), &parsed).is_err() {
+    if !argon2_matches(&parsed, &params, password, memory) {
         return Verdict::Mismatch;
     }
     let current = argon.params();
     let weaker = params.m_cost() < current.m_cost() || params.t_cost() < current.t_cost();
     if weaker || parsed.algorithm.as_str() != "argon2id" {
-        rehash(argon, password)
+        rehash(argon, password, memory)
     } else {
         Verdict::Match
     }
 }
 
-fn rehash(argon: &Argon2<'static>, password: &str) -> Verdict {
-    match argon.hash_password(password.as_bytes()) {
-        Ok(h) => Verdict::MatchRehash(h.to_string()),
+/// Recompute an argon2 PHC hash with its own algorithm, version, parameters and salt, and
+/// compare in constant time. Uses the slot's memory when it is large enough (always, for hashes
+/// made with the current parameters), else allocates for this one check.
+fn argon2_matches(
+    parsed: &PasswordHash,
+    params: &Params,
+    password: &str,
+    memory: &mut [Block],
+) -> bool {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::new(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    ) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let computed = if params.block_count() <= memory.len() {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut *memory)
+    } else {
+        argon.hash_password_into(password.as_bytes(), salt, &mut out)
+    };
+    computed.is_ok() && Output::new(&out).is_ok_and(|out| out == *expected)
+}
+
+fn rehash(argon: &Argon2<'static>, password: &str, memory: &mut [Block]) -> Verdict {
+    match hash_new(argon, password.as_bytes(), memory) {
+        Ok(h) => Verdict::MatchRehash(h),
         Err(_) => Verdict::Match,
     }
 }
@@ -303,6 +393,56 @@ mod tests {
         // One hashing, two waiting: the other five are refused at once.
         assert!(busy >= 5, "{busy} of 8 shed");
         assert_eq!(h.waiting(), 0, "queue slots are given back");
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crates_own_encoder_and_verifier() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let h = hasher();
+        // Ours verify with the reference implementation...
+        let ours = h
+            .hash(&Password::parse("correct horse battery".into()).unwrap())
+            .await
+            .unwrap();
+        let reference = Argon2::default();
+        assert!(
+            reference
+                .verify_password(b"correct horse battery", ours.as_str())
+                .is_ok()
+        );
+        // ...and the reference's verify with ours, including weaker ones, which get upgraded.
+        let same = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19456, 2, 1, None).unwrap(),
+        );
+        let weaker = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8192, 3, 1, None).unwrap(),
+        );
+        let same = same
+            .hash_password(b"tutorial-password")
+            .unwrap()
+            .to_string();
+        let weaker = weaker
+            .hash_password(b"tutorial-password")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            h.verify("tutorial-password", Some(&same)).await.unwrap(),
+            Verdict::Match
+        );
+        assert!(matches!(
+            h.verify("tutorial-password", Some(&weaker)).await.unwrap(),
+            Verdict::MatchRehash(ref new) if new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        ));
+        for stored in [&same, &weaker] {
+            assert_eq!(
+                h.verify("tutorial-passwore", Some(stored)).await.unwrap(),
+                Verdict::Mismatch
+            );
+        }
     }
 
     #[tokio::test]
