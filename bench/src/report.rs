@@ -299,6 +299,69 @@ impl Report {
             .collect()
     }
 
+    /// The results as Markdown, for `docs/performance.md`.
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "**{}**, {} build, {}{}: {}; {} s per scenario, {} connections, {} users.\n\n",
+            self.db,
+            self.build,
+            self.when,
+            self.commit
+                .as_deref()
+                .map(|c| format!(" (commit {c})"))
+                .unwrap_or_default(),
+            self.machine.summary(),
+            self.duration_s,
+            self.connections,
+            self.users
+        );
+        md.push_str("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | shed 503/429 | server CPU % | peak RSS MiB |\n");
+        md.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        for s in &self.scenarios {
+            md.push_str(&format!(
+                "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} |\n",
+                s.name,
+                s.rps,
+                s.p50_ms,
+                s.p90_ms,
+                s.p99_ms,
+                s.max_ms,
+                s.errors,
+                s.shed,
+                s.server_cpu_pct.map_or("–".into(), |c| format!("{c:.0}")),
+                s.peak_rss_mib.map_or("–".into(), |m| format!("{m:.1}")),
+            ));
+        }
+        md.push_str(&format!(
+            "\nargon2id m={} KiB, t={}, p={} on one core: hash {:.1} ms, verify {:.1} ms. \
+             Start to ready: {:.0} ms (first start), {:.0} ms (restart on the existing database). \
+             Idle RSS: {}.\n\n",
+            self.hash.m_kib,
+            self.hash.t,
+            self.hash.p,
+            self.hash.hash_ms,
+            self.hash.verify_ms,
+            self.startup.first_start_ms,
+            self.startup.restart_ms,
+            self.startup
+                .idle_rss_mib
+                .map_or("n/a".into(), |m| format!("{m:.1} MiB"))
+        ));
+        md.push_str("| target | measured | wanted | |\n|---|---|---|---|\n");
+        for t in &self.targets {
+            let mark = match t.pass {
+                Some(true) => "pass",
+                Some(false) => "**fail**",
+                None => "–",
+            };
+            md.push_str(&format!(
+                "| {} | {} | {} | {mark} |\n",
+                t.name, t.measured, t.wanted
+            ));
+        }
+        md
+    }
+
     pub fn print(&self) {
         println!();
         println!(

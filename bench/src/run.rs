@@ -198,7 +198,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
     let svg_path = out_dir.join(format!("{}.svg", report.db));
     std::fs::write(&svg_path, svg::chart(&report))?;
-    println!("\nwrote {} and {}", json_path.display(), svg_path.display());
+    let md_path = out_dir.join(format!("{}.md", report.db));
+    std::fs::write(&md_path, report.markdown())?;
+    println!(
+        "\nwrote {}, {} and {}",
+        json_path.display(),
+        svg_path.display(),
+        md_path.display()
+    );
     let failed = report.failed_scenarios();
     if failed.is_empty() {
         Ok(true)

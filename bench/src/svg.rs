@@ -43,6 +43,16 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// An axis label: decades as plain numbers (0.01, 0.1, 1, 10, 100).
+fn fmt_tick(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        let digits = (-v.log10()).round().max(0.0) as usize;
+        format!("{v:.digits$}")
+    }
+}
+
 fn color(name: &str) -> &'static str {
     match name {
         "baseline" => "#8a8a8a",
@@ -110,7 +120,7 @@ pub fn chart(report: &Report) -> String {
             r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{bars_bottom}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle" fill="#666">{}</text>"##,
             bars_top - 8.0,
             bars_bottom + 14.0,
-            fmt_num(tick)
+            fmt_tick(tick)
         );
         tick *= 10.0;
     }
@@ -175,7 +185,7 @@ pub fn chart(report: &Report) -> String {
         .flat_map(|(r, _, _)| r.cdf.iter().map(|p| p[0]))
         .fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
     let y_of = |q: f64| cdf_bottom - q * (cdf_bottom - cdf_top);
-    for q in [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0] {
+    for q in [0.0, 0.25, 0.5, 0.75, 0.9, 1.0] {
         let y = y_of(q);
         let _ = writeln!(
             s,
@@ -199,7 +209,7 @@ pub fn chart(report: &Report) -> String {
                 s,
                 r##"<line x1="{x:.1}" y1="{cdf_top}" x2="{x:.1}" y2="{cdf_bottom}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle" fill="#666">{}</text>"##,
                 cdf_bottom + 14.0,
-                fmt_num(tick)
+                fmt_tick(tick)
             );
             tick *= 10.0;
         }
@@ -244,6 +254,8 @@ mod tests {
     fn decades_bracket_the_range() {
         assert_eq!(decades(1.0, 25_000.0), (1.0, 100_000.0));
         assert_eq!(decades(0.05, 3.2), (0.01, 10.0));
+        assert_eq!(fmt_tick(10f64.powf(-1.0)), "0.1");
+        assert_eq!(fmt_tick(100.0), "100");
         assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
     }
 }
