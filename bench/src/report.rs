@@ -204,7 +204,7 @@ impl Report {
             0.9,
         ));
         let storm = self.scenario("storm");
-        let calm = self.scenario("protected");
+        let calm = self.scenario("storm/calm");
         out.push(Target {
             name: "storm: p99 of protected".into(),
             measured: storm.map_or("n/a".into(), |s| format!("{:.2} ms", s.p99_ms)),
@@ -212,7 +212,7 @@ impl Report {
             pass: storm.map(|s| s.p99_ms < 10.0),
         });
         out.push(Target {
-            name: "storm: p99 of protected vs without the storm".into(),
+            name: "storm: p99 of protected vs the same clients without the storm".into(),
             measured: match (storm, calm) {
                 (Some(s), Some(c)) if c.p99_ms > 0.0 => format!("{:.2}×", s.p99_ms / c.p99_ms),
                 _ => "n/a".into(),

@@ -147,6 +147,41 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// Drive `groups` against `server`, with its CPU time and peak RSS over the scenario.
+async fn measure(
+    server: &Server,
+    groups: Vec<(&'static str, Vec<Work>)>,
+    duration: Duration,
+    ticks: f64,
+    shed_allowed: bool,
+    what: &str,
+) -> anyhow::Result<Vec<ScenarioResult>> {
+    let pid = server.pid();
+    machine::reset_peak(pid);
+    let cpu_before = machine::cpu_ticks(pid);
+    let (recs, elapsed) = load::drive(server.addr, groups, duration).await?;
+    let cpu_pct = match (cpu_before, machine::cpu_ticks(pid)) {
+        (Some(a), Some(b)) => Some((b - a) as f64 / ticks / elapsed.as_secs_f64() * 100.0),
+        _ => None,
+    };
+    let peak = machine::peak_rss_kib(pid).map(mib);
+    let mut out = Vec::new();
+    for (label, rec) in recs {
+        let with_cdf = matches!(label, "storm" | "storm/calm" | "protected");
+        let what = if label == "storm/login" {
+            "the logins of the storm"
+        } else {
+            what
+        };
+        let mut result =
+            ScenarioResult::from_recorder(label, what, rec, elapsed, shed_allowed, with_cdf);
+        result.server_cpu_pct = cpu_pct;
+        result.peak_rss_mib = peak;
+        out.push(result);
+    }
+    Ok(out)
+}
+
 /// Run the whole benchmark; `Ok(false)` when a scenario had unexpected errors.
 pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     for s in &args.scenarios {
@@ -395,29 +430,24 @@ async fn run_on(
             }
             other => bail!("no scenario {other}"),
         };
-        let pid = server.pid();
-        machine::reset_peak(pid);
-        let cpu_before = machine::cpu_ticks(pid);
-        let (recs, elapsed) = load::drive(server.addr, groups, duration).await?;
-        let cpu_pct = match (cpu_before, machine::cpu_ticks(pid)) {
-            (Some(a), Some(b)) => Some((b - a) as f64 / ticks / elapsed.as_secs_f64() * 100.0),
-            _ => None,
-        };
-        let peak = machine::peak_rss_kib(pid).map(mib);
-        let shed_allowed = matches!(name, "login" | "register" | "storm");
-        for (label, rec) in recs {
-            let with_cdf = matches!(label, "storm" | "protected");
-            let what = if label == "storm/login" {
-                "the logins of the storm"
-            } else {
-                what
-            };
-            let mut result =
-                ScenarioResult::from_recorder(label, what, rec, elapsed, shed_allowed, with_cdf);
-            result.server_cpu_pct = cpu_pct;
-            result.peak_rss_mib = peak;
-            scenarios.push(result);
+        if name == "storm" {
+            // The reference for the storm: the same protected clients, alone. (Comparing with
+            // `protected` would compare against twice as many connections.)
+            let calm = vec![(
+                "storm/calm",
+                (0..n - n / 2)
+                    .map(|i| Work::Get {
+                        path: "/bench/protected",
+                        token: bearer(i),
+                    })
+                    .collect(),
+            )];
+            let what = "the storm's protected clients alone, before the storm";
+            scenarios.extend(measure(server, calm, duration, ticks, false, what).await?);
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
+        let shed_allowed = matches!(name, "login" | "register" | "storm");
+        scenarios.extend(measure(server, groups, duration, ticks, shed_allowed, what).await?);
         // Let the server settle (pending activity writes, freed hashing buffers).
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
