@@ -1,0 +1,144 @@
+//! The two servers the harness measures, each run as a child process of this binary.
+//!
+//! - `serve-authgate`: the real API plus `GET /bench/protected`, a handler that needs only a
+//!   verified token and the `user` role (`RequireRole<UserRole>`: signature, claims and the
+//!   in-memory revocation list, no database).
+//! - `serve-reference`: `GET /bench/reference`, a fixed JSON body, and `GET /readyz`.
+//!
+//! Both go through `apply_server_layers`, the standalone server's stack, with the settings
+//! `Application::build` uses, and both install the same log subscriber as `authgate serve`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use authgate::http::{ServerLayers, apply_server_layers};
+use authgate::{AuthState, Clock, RequireRole, Settings, UserRole};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// Flags every authgate child gets besides `--bind` and `--database-url`: kept in one place so
+/// that a run's configuration is obvious.
+///
+/// All bench load comes from one IP (127.0.0.1), so the per-IP rate limits would turn the
+/// scenarios into a test of the limiter: they are off. Account lockout stays at its default;
+/// the bench only ever sends correct passwords, so it never triggers.
+pub const AUTHGATE_EXTRA_ARGS: &[&str] = &[
+    "--login-rate-limit",
+    "off",
+    "--register-rate-limit",
+    "off",
+    "--refresh-rate-limit",
+    "off",
+];
+
+/// Must match `startup.rs`: how often a server merges revocations written elsewhere.
+const REVOCATION_SYNC: Duration = Duration::from_secs(3);
+
+#[derive(Debug, clap::Args)]
+pub struct AuthgateArgs {
+    /// The database to serve (already migrated and seeded).
+    #[arg(long)]
+    pub db_url: String,
+    /// Where to write the bound port once listening.
+    #[arg(long)]
+    pub port_file: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReferenceArgs {
+    /// Where to write the bound port once listening.
+    #[arg(long)]
+    pub port_file: PathBuf,
+}
+
+/// The settings an authgate child runs with (the parent uses them too, for the argon2 params).
+pub fn authgate_settings(db_url: &str) -> anyhow::Result<Settings> {
+    let mut args: Vec<String> = vec![
+        "--bind".into(),
+        "127.0.0.1:0".into(),
+        "--database-url".into(),
+        db_url.into(),
+    ];
+    args.extend(AUTHGATE_EXTRA_ARGS.iter().map(|s| s.to_string()));
+    let settings = Settings::from_args(args)?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// `GET /bench/protected`: 401 without a valid token, 403 without a role; no database.
+async fn protected(user: RequireRole<UserRole>) -> Json<Value> {
+    Json(json!({ "user_id": user.id, "roles": user.roles }))
+}
+
+/// The reference's fixed body, shaped like `/bench/protected`'s answer.
+async fn reference_body() -> Json<Value> {
+    Json(json!({
+        "user_id": "0191e1a2-7b3c-7d4e-8f90-a1b2c3d4e5f6",
+        "roles": ["user"],
+    }))
+}
+
+pub async fn authgate(args: AuthgateArgs) -> anyhow::Result<()> {
+    let settings = authgate_settings(&args.db_url)?;
+    authgate::telemetry::init(settings.log_format);
+    // The same steps as `Application::build`, which offers no way to add a route.
+    for warning in settings.warnings() {
+        tracing::warn!("insecure setting: {warning}");
+    }
+    let store = authgate::startup::open_store(&settings).await?;
+    let state = authgate::startup::build_state(&settings, store, Clock::default()).await?;
+    let app = Router::new()
+        .route("/bench/protected", get(protected))
+        .merge(authgate::router::<AuthState>())
+        .merge(authgate::docs())
+        .with_state(state.clone());
+    let app = apply_server_layers(app, &ServerLayers::from_settings(&settings));
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .context("could not listen")?;
+    write_port(&args.port_file, listener.local_addr()?.port())?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REVOCATION_SYNC);
+        loop {
+            tick.tick().await;
+            state.sync_revocations().await;
+        }
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn reference(args: ReferenceArgs) -> anyhow::Result<()> {
+    let settings = authgate_settings("sqlite::memory:")?;
+    authgate::telemetry::init(settings.log_format);
+    let app = Router::new()
+        .route("/bench/reference", get(reference_body))
+        .route("/readyz", get(|| async { "ok" }));
+    let app = apply_server_layers(app, &ServerLayers::from_settings(&settings));
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .context("could not listen")?;
+    write_port(&args.port_file, listener.local_addr()?.port())?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Write the port atomically, so the parent never reads half a number.
+fn write_port(path: &Path, port: u16) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, port.to_string())?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
