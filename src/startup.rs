@@ -91,6 +91,16 @@ impl Application {
 
     /// As [`Application::build`], with a clock the caller can move (tests).
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        Self::build_with_routes(settings, clock, Router::new()).await
+    }
+
+    /// As [`Application::build_with_clock`], serving `routes` next to authgate's own, inside
+    /// the same middleware (a host's protected routes, or the benchmark's).
+    pub async fn build_with_routes(
+        settings: Settings,
+        clock: Clock,
+        routes: Router<AuthState>,
+    ) -> anyhow::Result<Self> {
         settings.validate()?;
         for warning in settings.warnings() {
             tracing::warn!("insecure setting: {warning}");
@@ -99,7 +109,8 @@ impl Application {
         let state = build_state(&settings, store, clock).await?;
         let layers = ServerLayers::from_settings(&settings);
         let app = apply_server_layers(
-            router::<AuthState>()
+            routes
+                .merge(router::<AuthState>())
                 .merge(docs())
                 .with_state(state.clone()),
             &layers,

@@ -5,16 +5,16 @@
 //!   in-memory revocation list, no database).
 //! - `serve-reference`: `GET /bench/reference`, a fixed JSON body, and `GET /readyz`.
 //!
-//! Both go through `apply_server_layers`, the standalone server's stack, with the settings
-//! `Application::build` uses, and both install the same log subscriber as `authgate serve`.
+//! authgate runs as `Application::build_with_routes`, i.e. exactly `authgate serve` plus one
+//! route; the reference goes through the same `apply_server_layers` stack with the same
+//! settings, and both install the same log subscriber.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use authgate::http::{ServerLayers, apply_server_layers};
-use authgate::{AuthState, Clock, RequireRole, Settings, UserRole};
+use authgate::{Application, Clock, RequireRole, Settings, UserRole};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -34,9 +34,6 @@ pub const AUTHGATE_EXTRA_ARGS: &[&str] = &[
     "--refresh-rate-limit",
     "off",
 ];
-
-/// Must match `startup.rs`: how often a server merges revocations written elsewhere.
-const REVOCATION_SYNC: Duration = Duration::from_secs(3);
 
 #[derive(Debug, clap::Args)]
 pub struct AuthgateArgs {
@@ -85,34 +82,11 @@ async fn reference_body() -> Json<Value> {
 pub async fn authgate(args: AuthgateArgs) -> anyhow::Result<()> {
     let settings = authgate_settings(&args.db_url)?;
     authgate::telemetry::init(settings.log_format);
-    // The same steps as `Application::build`, which offers no way to add a route.
-    for warning in settings.warnings() {
-        tracing::warn!("insecure setting: {warning}");
-    }
-    let store = authgate::startup::open_store(&settings).await?;
-    let state = authgate::startup::build_state(&settings, store, Clock::default()).await?;
-    let app = Router::new()
-        .route("/bench/protected", get(protected))
-        .merge(authgate::router::<AuthState>())
-        .merge(authgate::docs())
-        .with_state(state.clone());
-    let app = apply_server_layers(app, &ServerLayers::from_settings(&settings));
-    let listener = TcpListener::bind(settings.bind)
-        .await
-        .context("could not listen")?;
-    write_port(&args.port_file, listener.local_addr()?.port())?;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(REVOCATION_SYNC);
-        loop {
-            tick.tick().await;
-            state.sync_revocations().await;
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
+    let routes = Router::new().route("/bench/protected", get(protected));
+    // Exactly the server `authgate serve` runs (middleware, housekeeping), plus one route.
+    let app = Application::build_with_routes(settings, Clock::default(), routes).await?;
+    write_port(&args.port_file, app.port())?;
+    app.run_until_stopped().await?;
     Ok(())
 }
 

@@ -68,23 +68,24 @@ macro_rules! impl_session_store {
                 .bind(&r.presented_hash).bind(r.now).fetch_optional(&mut *tx).await.map_err(map_err)?;
 
                 if let Some(sid) = claimed {
-                    let Some(session) = Self::session_by_id(&mut tx, &sid).await? else {
+                    // Extend the session only if it is still alive; otherwise the claim is rolled back.
+                    let sql = format!(
+                        "UPDATE sessions SET last_used_at = $2, \
+                         idle_expires_at = CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
+                         WHERE session_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
+                         RETURNING {SESSION_COLUMNS}"
+                    );
+                    let row = sqlx::query(AssertSqlSafe(sql)).bind(&sid).bind(r.now)
+                        .fetch_optional(&mut *tx).await.map_err(map_err)?;
+                    let Some(row) = row else {
                         return Ok(RotateOutcome::Invalid);
                     };
-                    if session.expires_at <= r.now || session.idle_expires_at <= r.now {
-                        return Ok(RotateOutcome::Invalid);
-                    }
+                    let session = Self::session_from_row(&row)?;
                     sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) VALUES ($1, $2, $3, $4)")
                         .bind(&r.child_hash).bind(&sid).bind(&r.presented_hash).bind(r.now)
                         .execute(&mut *tx).await.map_err(map_err)?;
-                    let new_idle: i64 = sqlx::query_scalar(
-                        "UPDATE sessions SET last_used_at = $2, \
-                         idle_expires_at = CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
-                         WHERE session_id = $1 RETURNING idle_expires_at",
-                    )
-                    .bind(&sid).bind(r.now).fetch_one(&mut *tx).await.map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
-                    return Ok(RotateOutcome::Rotated(SessionRecord { last_used_at: r.now, idle_expires_at: new_idle, ..session }));
+                    return Ok(RotateOutcome::Rotated(session));
                 }
 
                 let used: Option<(String, Option<i64>)> = sqlx::query_as(

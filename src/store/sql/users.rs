@@ -27,15 +27,20 @@ macro_rules! impl_user_store {
             }
 
             async fn user_where(&self, clause: &str, arg: &str) -> StoreResult<Option<UserRecord>> {
-                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}");
-                let row = sqlx::query(AssertSqlSafe(sql)).bind(arg).fetch_optional(&self.pool).await.map_err(map_err)?;
-                match row {
-                    Some(row) => {
-                        let roles = self.roles_of(&row.try_get::<String, _>("user_id").map_err(map_err)?).await?;
-                        Ok(Some(Self::user_from_row(&row, roles)?))
+                // One round trip: the user, joined with one row per role (none: one row, NULL role).
+                let sql = format!(
+                    "SELECT u.*, r.role_name FROM (SELECT {USER_COLUMNS} FROM users WHERE {clause}) u \
+                     LEFT JOIN user_roles r ON r.user_id = u.user_id ORDER BY r.role_name"
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql)).bind(arg).fetch_all(&self.pool).await.map_err(map_err)?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                let mut roles = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if let Some(role) = row.try_get::<Option<String>, _>("role_name").map_err(map_err)? {
+                        roles.push(role);
                     }
-                    None => Ok(None),
                 }
+                Ok(Some(Self::user_from_row(first, roles)?))
             }
         }
 
