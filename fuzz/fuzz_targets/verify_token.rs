@@ -1,5 +1,6 @@
 //! Fuzz the access-token verification path: `Verifier::verify` (what `AuthState::authenticate`,
-//! and so the `CurrentUser` / `RequireRole` extractors, call) and `AuthState::authenticate`
+//! and so the `CurrentUser` / `RequireRole` extractors, call; checked against `verify_uncached`
+//! so that the verified-token cache cannot answer differently) and `AuthState::authenticate`
 //! itself, against real server states for EdDSA (default), ES256 and HS256. RS256 is left out:
 //! signing with instrumented RSA costs ~85 ms per execution, and its verification is the same
 //! authgate code path as the others.
@@ -62,8 +63,20 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// Verify as the server does, at the fixture's fixed `now`.
+/// Also checks that the verified-token cache answers as a full verification does: the cached
+/// path (`verify`) and `verify_uncached` must agree at the same `now`, first call and repeat.
 fn verify(ring: &Ring, token: &str) -> Result<AccessClaims, TokenError> {
-    ring.state.verifier().verify(token, now())
+    let v = ring.state.verifier();
+    let cached = v.verify(token, now());
+    let full = v.verify_uncached(token, now());
+    let again = v.verify(token, now());
+    if cached.as_ref().ok() != full.as_ref().ok() || again.as_ref().ok() != full.as_ref().ok() {
+        panic!(
+            "{:?}: verification cache disagrees for {token:?}:\n cached {cached:?}\n full   {full:?}\n again  {again:?}",
+            ring.alg
+        );
+    }
+    cached
 }
 
 /// The entry point of the HTTP extractors (wall clock, revocation list, activity tracking).

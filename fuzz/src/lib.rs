@@ -77,6 +77,11 @@ pub fn auth_config(alg: JwtAlg) -> AuthConfig {
         argon2_memory_kib: 19_456,
         argon2_iterations: 2,
         hash_concurrency: 1,
+        hash_queue: 64,
+        min_password_length: 8,
+        // Per-IP limits only apply to requests with a socket address; the fuzzers send none.
+        abuse: authgate::guard::AbusePolicy::default(),
+        audit_retention: 90 * 86_400,
     }
 }
 
