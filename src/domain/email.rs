@@ -37,9 +37,18 @@ impl Email {
         {
             return Err("the part after @ must be a domain such as example.com".into());
         }
+        // The address is unique and looked up under its normalised key, which NFKC and lowercasing
+        // can make longer than the input or give a second '@' (a fullwidth one): check it too.
+        let lower = super::login_key(s);
+        if lower.len() > 254 {
+            return Err("e-mail must be at most 254 characters once normalised".into());
+        }
+        if lower.matches('@').count() != 1 {
+            return Err("e-mail must contain exactly one @".into());
+        }
         Ok(Self {
             display: s.to_owned(),
-            lower: super::login_key(s),
+            lower,
         })
     }
 
@@ -63,6 +72,23 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accepted_address_is_always_usable_as_a_login() {
+        // Found by the request_parsers fuzz target (fuzz/regressions/): NFKC and lowercasing
+        // can grow an address past the 254 bytes a login may have, or add an '@'.
+        let grows = format!("a@{}.com", "\u{FDFA}".repeat(13));
+        let lower_grows = format!("a@{}.com", "\u{023A}".repeat(124));
+        for bad in [
+            grows.as_str(),
+            lower_grows.as_str(),
+            "a\u{FF20}b@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        let ok = Email::parse("Ｋafi@Example.com").unwrap();
+        assert_eq!(ok.lower(), "kafi@example.com");
+    }
     use proptest::prelude::*;
 
     #[test]
