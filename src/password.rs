@@ -49,7 +49,49 @@ pub struct Hasher {
     waiting: Arc<AtomicUsize>,
     queue: usize,
     memory: Arc<MemoryPool>,
+    workers: Workers,
     dummy_hash: Arc<str>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash: one per slot, at the lowest CPU priority (nice 19). A login storm then
+/// takes only the CPU that request handling leaves over, so token checks stay fast while every
+/// core hashes (the benchmark's `storm` scenario). They exit when the last `Hasher` is dropped.
+#[derive(Clone)]
+struct Workers(std::sync::mpsc::Sender<Job>);
+
+impl Workers {
+    fn start(count: usize) -> anyhow::Result<Self> {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..count {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("authgate-hash-{i}"))
+                .spawn(move || {
+                    // Lowering one's own priority needs no privilege; if it fails, hash anyway.
+                    let _ = thread_priority::set_current_thread_priority(
+                        thread_priority::ThreadPriority::Min,
+                    );
+                    loop {
+                        let job = receiver.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .context("could not start a hashing thread")?;
+        }
+        Ok(Self(sender))
+    }
+
+    fn send(&self, job: Job) -> Result<(), HashError> {
+        self.0
+            .send(job)
+            .map_err(|_| HashError::Failed(anyhow!("the hashing threads have stopped")))
+    }
 }
 
 /// argon2's working memory (`m_kib` each), one per hashing slot, reused. Allocating 19 MiB per
@@ -93,15 +135,17 @@ impl Hasher {
             blocks: params.block_count(),
         });
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let mut scratch = memory.take();
+        // A one-off buffer, given back to the OS at once: an idle server holds no hashing memory.
+        let mut scratch = vec![Block::default(); memory.blocks];
         let dummy = hash_new(&argon, b"authgate dummy password", &mut scratch)?;
-        memory.give(scratch);
+        drop(scratch);
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue,
             memory,
+            workers: Workers::start(concurrency.max(1))?,
             dummy_hash: dummy.into(),
         })
     }
@@ -155,15 +199,17 @@ impl Hasher {
         };
         let span = tracing::Span::current();
         let pool = self.memory.clone();
-        tokio::task::spawn_blocking(move || {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.workers.send(Box::new(move || {
             let mut memory = pool.take();
             let result = span.in_scope(|| job(&mut memory));
             pool.give(memory);
-            result
-        })
-        .await
-        .context("hashing task failed")
-        .map_err(HashError::Failed)
+            let _ = reply.send(result);
+        }))?;
+        answer
+            .await
+            .context("hashing task failed")
+            .map_err(HashError::Failed)
     }
 
     /// Requests currently waiting for a hashing slot.
@@ -443,6 +489,27 @@ mod tests {
                 Verdict::Mismatch
             );
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_at_the_lowest_cpu_priority() {
+        let h = hasher();
+        let nice = h
+            .run(|_| {
+                // Field 19 of /proc/thread-self/stat is the thread's nice value.
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+                after_name
+                    .split(' ')
+                    .nth(16)
+                    .unwrap()
+                    .parse::<i32>()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, 19);
     }
 
     #[tokio::test]
