@@ -174,8 +174,10 @@ where
 /// machine, tight enough that skipping the password hash for one side (≈ 50× faster) fails.
 pub fn assert_similar_timing(what: &str, existing_ms: f64, unknown_ms: f64) {
     let ratio = unknown_ms / existing_ms;
+    // Within 3x either way: the suite runs tests in parallel on two cores, so medians wander;
+    // skipping the dummy hash for unknown accounts gives a ratio near 0.04, far outside.
     assert!(
-        (0.5..=2.0).contains(&ratio),
+        (0.33..=3.0).contains(&ratio),
         "{what}: existing {existing_ms:.1} ms vs unknown {unknown_ms:.1} ms (ratio {ratio:.2})"
     );
 }

@@ -9,7 +9,7 @@ use crate::attack;
 use crate::attack_support::*;
 use crate::helpers::*;
 use crate::jwt_support::claims_of;
-use crate::support::{form, header};
+use crate::support::{header, token_grant};
 
 /// Rounds per timing comparison (medians of this many attempts per side).
 const ROUNDS: usize = 15;
@@ -23,19 +23,6 @@ async fn login_status(app: &TestApp, login: &str, password: &str) -> StatusCode 
     )
     .await
     .status()
-}
-
-/// `POST /auth/token` (password grant) with these credentials.
-async fn token_grant(app: &TestApp, login: &str, password: &str) -> Response {
-    app.post_form(
-        "/auth/token",
-        &form(&[
-            ("grant_type", "password"),
-            ("username", login),
-            ("password", password),
-        ]),
-    )
-    .await
 }
 
 attack!(

@@ -12,7 +12,7 @@ use sqlx::Connection;
 use crate::attack;
 use crate::attack_support::*;
 use crate::helpers::*;
-use crate::support::{assert_problem, form, header};
+use crate::support::{assert_problem, header, token_grant};
 
 /// The name of a PostgreSQL test database, from its URL.
 fn pg_name(app: &TestApp) -> String {
@@ -161,16 +161,7 @@ async fn database_outage_is_503_and_the_server_recovers_postgres() {
             assert!(!text.contains(leak), "{what}: {leak} in {body}");
         }
     }
-    let grant = app
-        .post_form(
-            "/auth/token",
-            &form(&[
-                ("grant_type", "password"),
-                ("username", &user.email),
-                ("password", &user.password),
-            ]),
-        )
-        .await;
+    let grant = token_grant(&app, &user.email, &user.password).await;
     assert_eq!(grant.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(header(&grant, "retry-after").as_deref(), Some("5"));
     // Act: the database comes back
@@ -270,16 +261,7 @@ attack!(
             let started = Instant::now();
             // Act
             let login = app.login(&user).await;
-            let grant = app
-                .post_form(
-                    "/auth/token",
-                    &form(&[
-                        ("grant_type", "password"),
-                        ("username", &user.email),
-                        ("password", &user.password),
-                    ]),
-                )
-                .await;
+            let grant = token_grant(&app, &user.email, &user.password).await;
             let change = app
                 .post(
                     "/users/me/password",

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::both;
 use crate::helpers::*;
-use crate::support::{assert_token_response, form, header};
+use crate::support::{assert_token_response, header, token_grant};
 
 // Requirement: POST /auth/login (JSON) returns the same uncacheable token shape, by e-mail or username.
 both!(login_returns_an_uncacheable_bearer_pair, |app| async move {
@@ -106,16 +106,7 @@ both!(inactive_user_cannot_log_in, |app| async move {
     app.deactivate(&tokens.access).await;
     // Act
     let json_login = app.login(&user).await;
-    let form_login = app
-        .post_form(
-            "/auth/token",
-            &form(&[
-                ("grant_type", "password"),
-                ("username", &user.email),
-                ("password", &user.password),
-            ]),
-        )
-        .await;
+    let form_login = token_grant(&app, &user.email, &user.password).await;
     let wrong_password = app
         .post(
             "/auth/login",

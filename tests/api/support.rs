@@ -21,6 +21,19 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).expect("form encoding")
 }
 
+/// `POST /auth/token` with the password grant.
+pub async fn token_grant(app: &TestApp, login: &str, password: &str) -> Response {
+    app.post_form(
+        "/auth/token",
+        &form(&[
+            ("grant_type", "password"),
+            ("username", login),
+            ("password", password),
+        ]),
+    )
+    .await
+}
+
 /// Assert the RFC 6749 §5.1 token response shape and its no-cache headers.
 pub async fn assert_token_response(resp: reqwest::Response, refresh_expires_in: i64) -> Tokens {
     assert_eq!(resp.status(), StatusCode::OK);

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::both;
 use crate::helpers::*;
-use crate::support::{assert_token_response, form, header};
+use crate::support::{assert_token_response, form, header, token_grant};
 
 // Requirement: the password grant takes an e-mail or a username and returns an uncacheable Bearer pair.
 both!(
@@ -20,16 +20,7 @@ both!(
             user.username.to_uppercase(),
         ] {
             // Act
-            let resp = app
-                .post_form(
-                    "/auth/token",
-                    &form(&[
-                        ("grant_type", "password"),
-                        ("username", &login),
-                        ("password", &user.password),
-                    ]),
-                )
-                .await;
+            let resp = token_grant(&app, &login, &user.password).await;
             // Assert
             let tokens = assert_token_response(resp, 86400).await;
             let me = app.get("/users/me", Some(&tokens.access)).await;
@@ -49,26 +40,8 @@ both!(
         assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
         let unknown = TestUser::generate();
         // Act
-        let wrong_password = app
-            .post_form(
-                "/auth/token",
-                &form(&[
-                    ("grant_type", "password"),
-                    ("username", &user.email),
-                    ("password", "wrong-password"),
-                ]),
-            )
-            .await;
-        let unknown_user = app
-            .post_form(
-                "/auth/token",
-                &form(&[
-                    ("grant_type", "password"),
-                    ("username", &unknown.email),
-                    ("password", &unknown.password),
-                ]),
-            )
-            .await;
+        let wrong_password = token_grant(&app, &user.email, "wrong-password").await;
+        let unknown_user = token_grant(&app, &unknown.email, &unknown.password).await;
         // Assert
         assert_eq!(wrong_password.status(), StatusCode::BAD_REQUEST);
         assert_eq!(unknown_user.status(), StatusCode::BAD_REQUEST);
@@ -179,16 +152,7 @@ both!(
         // Arrange
         let user = TestUser::generate();
         assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
-        let first = app
-            .post_form(
-                "/auth/token",
-                &form(&[
-                    ("grant_type", "password"),
-                    ("username", &user.email),
-                    ("password", &user.password),
-                ]),
-            )
-            .await;
+        let first = token_grant(&app, &user.email, &user.password).await;
         let first = assert_token_response(first, 86400).await;
         // Act
         let resp = app

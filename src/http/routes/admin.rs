@@ -19,6 +19,23 @@ use crate::service::{ClientInfo, User, UserChanges};
 use crate::state::AuthState;
 use crate::store::{AuditQuery, UserQuery};
 
+/// A query of the wrong type is a problem+json 422 like any other bad field, not axum's plain text.
+fn query_or_422<T>(query: std::result::Result<Query<T>, QueryRejection>) -> Result<Query<T>> {
+    query.map_err(|e| Error::field("query", e.body_text()))
+}
+
+/// The page size asked for (`default` if none), between 1 and `max`.
+fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64> {
+    let limit = asked.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(Error::field(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    Ok(limit)
+}
+
 fn actor(user: &CurrentUser, client: ClientInfo) -> Actor {
     Actor {
         id: Some(user.id),
@@ -39,12 +56,8 @@ pub async fn list_users(
     _: RequireRole<Moderator>,
     query: std::result::Result<Query<UserListQuery>, QueryRejection>,
 ) -> Result<Json<UserPage>> {
-    // A query of the wrong type is a problem+json 422 like any other bad field, not axum's plain text.
-    let Query(q) = query.map_err(|e| Error::field("query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::field("limit", "must be between 1 and 100"));
-    }
+    let Query(q) = query_or_422(query)?;
+    let limit = page_limit(q.limit, 50, 100)?;
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => Some(
             Uuid::parse_str(a)
@@ -153,11 +166,8 @@ pub async fn audit_log(
     _: RequireRole<Admin>,
     query: std::result::Result<Query<AuditListQuery>, QueryRejection>,
 ) -> Result<Json<AuditPage>> {
-    let Query(q) = query.map_err(|e| Error::field("query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(Error::field("limit", "must be between 1 and 500"));
-    }
+    let Query(q) = query_or_422(query)?;
+    let limit = page_limit(q.limit, 100, 500)?;
     let user_id = match q.user.as_deref().filter(|u| !u.is_empty()) {
         Some(u) => Some(Uuid::parse_str(u).map_err(|_| Error::field("user", "not a user id"))?),
         None => None,
