@@ -110,6 +110,9 @@ pub struct Settings {
     /// over HTTPS, e.g. behind a TLS-terminating proxy).
     #[arg(long, env = "AUTHGATE_HSTS_MAX_AGE", value_parser = parse_duration)]
     pub hsts_max_age: Option<i64>,
+    /// Live sessions (devices) a user may have; a new login ends the oldest beyond this.
+    #[arg(long, env = "AUTHGATE_MAX_SESSIONS_PER_USER", default_value_t = 100)]
+    pub max_sessions_per_user: i64,
     /// How long audit-log events are kept.
     #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub audit_retention: i64,
@@ -335,6 +338,9 @@ impl Settings {
         }
         if self.lockout_threshold < 0 || self.lockout_threshold > 100 {
             bail!("AUTHGATE_LOCKOUT_THRESHOLD must be between 1 and 100 (0 turns lockout off)");
+        }
+        if !(1..=10_000).contains(&self.max_sessions_per_user) {
+            bail!("AUTHGATE_MAX_SESSIONS_PER_USER must be between 1 and 10000");
         }
         if self.lockout_max < self.lockout_duration {
             bail!("AUTHGATE_LOCKOUT_MAX must not be shorter than AUTHGATE_LOCKOUT_DURATION");

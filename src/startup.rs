@@ -70,6 +70,7 @@ pub fn auth_config(settings: &Settings) -> AuthConfig {
             trusted_proxies: settings.trusted_proxies.clone(),
         },
         audit_retention: settings.audit_retention,
+        max_sessions_per_user: settings.max_sessions_per_user,
     }
 }
 

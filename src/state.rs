@@ -43,6 +43,8 @@ pub struct AuthConfig {
     pub abuse: AbusePolicy,
     /// Seconds audit events are kept.
     pub audit_retention: i64,
+    /// Live sessions a user may have; a new login ends the oldest beyond it.
+    pub max_sessions_per_user: i64,
 }
 
 /// The shared state of authgate, generic-free so host apps can hold it in their own state and

@@ -47,6 +47,14 @@ impl AuthState {
             // The password changed or the account was deactivated while this login was checked.
             return Err(Error::InvalidCredentials);
         }
+        // F7: a user's live sessions are capped; the oldest beyond the cap end now.
+        let ended = server
+            .store
+            .cap_sessions(user.id, cfg.max_sessions_per_user, now)
+            .await?;
+        if !ended.is_empty() {
+            server.revocations.revoke_sessions(&ended, now).await?;
+        }
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
         self.token_response(
             user.id,

@@ -83,6 +83,8 @@ pub trait SessionStore: Send + Sync + 'static {
         keep: Option<Uuid>,
         now: i64,
     ) -> StoreResult<Vec<Uuid>>;
+    /// End the user's live sessions beyond the newest `keep`; returns the ids ended.
+    async fn cap_sessions(&self, user_id: Uuid, keep: i64, now: i64) -> StoreResult<Vec<Uuid>>;
     /// The user's active sessions, newest first.
     async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>>;
     /// Stamp `last_activity_at` on the user and `last_used_at` on the session.

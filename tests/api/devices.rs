@@ -7,9 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::both;
 use crate::helpers::*;
 use crate::support::{login_from, me, me_status};
+use crate::{attack, both};
 
 /// `GET /users/me/sessions`, expecting 200; the items.
 async fn sessions(app: &TestApp, access: &str) -> Vec<Value> {
@@ -240,5 +240,31 @@ both!(
             me(&app, &tokens.access).await["last_activity_at"],
             json!(now + 120)
         );
+    }
+);
+
+attack!(
+    /// F7 (ASVS 5.0 7.1.2: a documented cap on concurrent sessions): a user's live sessions are
+    /// capped (here 3); each login beyond the cap ends the oldest session, refresh token and
+    /// access tokens alike, so a script logging in forever cannot grow the session table.
+    logins_beyond_the_session_cap_end_the_oldest_sessions,
+    &["--max-sessions-per-user", "3"],
+    |app| async move {
+        let (user, first) = app.signed_in_user().await;
+        let mut pairs = vec![first];
+        for _ in 0..4 {
+            pairs.push(app.login_ok(&user).await);
+        }
+        for (i, pair) in pairs.iter().enumerate() {
+            let want = if i < 2 { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+            let me = app.get("/users/me", Some(&pair.access)).await.status();
+            assert_eq!(me, want, "access token of login {i}");
+        }
+        assert_eq!(
+            app.refresh(&pairs[0].refresh).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(sessions(&app, &pairs[4].access).await.len(), 3);
+        assert_eq!(app.refresh(&pairs[2].refresh).await.status(), StatusCode::OK);
     }
 );

@@ -111,6 +111,18 @@ macro_rules! impl_session_store {
                 ids.iter().map(|s| parse_uuid(s)).collect()
             }
 
+            async fn cap_sessions(&self, user_id: Uuid, keep: i64, now: i64) -> StoreResult<Vec<Uuid>> {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL \
+                     AND session_id NOT IN (SELECT session_id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+                       AND expires_at > $3 AND idle_expires_at > $3 ORDER BY created_at DESC, session_id DESC LIMIT $2) \
+                     AND expires_at > $3 AND idle_expires_at > $3 RETURNING session_id",
+                )
+                .bind(user_id.to_string()).bind(keep).bind(now)
+                .fetch_all(&self.pool).await.map_err(map_err)?;
+                ids.iter().map(|s| parse_uuid(s)).collect()
+            }
+
             async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>> {
                 let sql = format!(
                     "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
