@@ -178,6 +178,29 @@ impl AuthState {
         }
     }
 
+    /// A wrong password: audit the failure, and the lock if this attempt set one.
+    pub(crate) async fn attempt_failed(
+        &self,
+        user: Option<Uuid>,
+        locked: bool,
+        client: &ClientInfo,
+        detail: &str,
+    ) {
+        self.audit(
+            EventKind::LoginFailed,
+            user,
+            None,
+            client,
+            detail.to_owned(),
+        )
+        .await;
+        if locked {
+            let detail = "too many failed logins".to_owned();
+            self.audit(EventKind::AccountLocked, user, None, client, detail)
+                .await;
+        }
+    }
+
     /// A correct password: the account's failure count starts over.
     pub(crate) async fn attempt_succeeded(&self, account: &str) -> Result<()> {
         let server = self.server()?;

@@ -131,7 +131,10 @@ async fn limit_request_size(
     max_header_bytes: usize,
     max_body_bytes: usize,
 ) -> Response {
-    let header_bytes: usize = req.uri().to_string().len()
+    // Counted without allocating: this runs on every request.
+    let uri = req.uri();
+    let header_bytes: usize = uri.path().len()
+        + uri.query().map_or(0, str::len)
         + req
             .headers()
             .iter()

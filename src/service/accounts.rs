@@ -120,13 +120,7 @@ impl AuthState {
             .await?;
         let user = match (verdict, user) {
             (Verdict::Mismatch, _) | (_, None) => {
-                self.audit(EventKind::LoginFailed, user_id, None, client, String::new())
-                    .await;
-                if locks {
-                    let detail = "too many failed logins".to_owned();
-                    self.audit(EventKind::AccountLocked, user_id, None, client, detail)
-                        .await;
-                }
+                self.attempt_failed(user_id, locks, client, "").await;
                 return Err(Error::InvalidCredentials);
             }
             (Verdict::MatchRehash(new_hash), Some(user)) => {
@@ -232,20 +226,9 @@ impl AuthState {
             .verify(current, Some(&user.password_hash))
             .await?;
         if verdict == Verdict::Mismatch {
-            let detail = "wrong current password on password change".to_owned();
-            self.audit(EventKind::LoginFailed, Some(user.id), None, &client, detail)
+            let detail = "wrong current password on password change";
+            self.attempt_failed(Some(user.id), locks, &client, detail)
                 .await;
-            if locks {
-                let detail = "too many failed logins".to_owned();
-                self.audit(
-                    EventKind::AccountLocked,
-                    Some(user.id),
-                    None,
-                    &client,
-                    detail,
-                )
-                .await;
-            }
             return Err(Error::InvalidCredentials);
         }
         self.attempt_succeeded(&account).await?;

@@ -40,7 +40,7 @@ attack!(
 );
 
 attack!(
-    /// R34: request headers beyond the configured total (here 2 KiB) are refused with 431 and
+    /// R34: request headers and URI beyond the configured total (here 2 KiB) are refused with 431 and
     /// a problem body, before any handler runs.
     oversized_headers_are_refused_with_431,
     &["--max-header-bytes", "2048"],
@@ -56,6 +56,12 @@ attack!(
         assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["code"], "headers_too_large");
+        // The request line counts too: a 3 KiB query string is refused the same way.
+        let long_query = format!("/healthz?{}", "q".repeat(3000));
+        assert_eq!(
+            app.get(&long_query, None).await.status(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
         assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
     }
 );

@@ -140,3 +140,23 @@ attack!(
         assert_eq!(app.get("/admin/audit", None).await.status(), StatusCode::UNAUTHORIZED);
     }
 );
+
+attack!(
+    /// F6/F7 spirit for the audit log: events older than `AUTHGATE_AUDIT_RETENTION` are purged
+    /// by housekeeping, newer ones stay, so the table cannot grow without bound.
+    events_older_than_the_retention_are_purged,
+    &["--audit-retention", "1d"],
+    |app| async move {
+        let (_, old) = app.signed_in_user().await;
+        let old_id = app.user_id(&old.access).await;
+        app.clock.advance(2 * 86_400);
+        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        // Act
+        app.state.purge_expired().await;
+        // Assert
+        let gone = audit(&app, &admin.access, &format!("?user={old_id}")).await;
+        assert!(types(&gone).is_empty(), "{gone}");
+        let kept = audit(&app, &admin.access, "?type=login_succeeded").await;
+        assert_eq!(types(&kept).len(), 2, "the admin's two logins stay: {kept}");
+    }
+);
