@@ -43,17 +43,37 @@ pub mod store;
 pub mod telemetry;
 pub mod token;
 
+pub use audit::Actor;
 pub use clock::Clock;
-pub use config::Settings;
+pub use config::{LogFormat, Settings};
 pub use error::{Error, ErrorCode, Result};
 pub use http::extract::{
-    Admin, CurrentUser, Moderator, RequireRole, RoleMarker, User as UserRole, require_role,
+    Admin, CurrentUser, Moderator, RequireRole, RoleLayer, RoleMarker, UserRole, require_role,
 };
-pub use http::{docs, openapi, router};
-pub use service::{ClientInfo, TokenResponse, User};
+pub use http::json::AppJson;
+pub use http::{ServerLayers, apply_server_layers, docs, openapi, router};
+pub use service::{ClientInfo, TokenResponse, User, UserChanges};
 pub use startup::Application;
 pub use state::{AuthConfig, AuthState};
-pub use token::JwtAlg;
+pub use telemetry::init as init_tracing;
+pub use token::{AccessClaims, JwtAlg, TokenError};
+
+/// authgate's internals, for its own benchmark and fuzz crates only (feature `internals`).
+/// Not a stable API: anything here may change in any release.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::config::{check_hs256_secret, parse_duration};
+    pub use crate::domain::{Email, Password, RoleName, Username, login_key};
+    pub use crate::guard::AbusePolicy;
+    pub use crate::http::client_ip::client_ip;
+    pub use crate::http::dto;
+    pub use crate::revocation::Revocations;
+    pub use crate::store::{NewSession, NewUser, Store, StoredKey, connect};
+    pub use crate::token::access::ACCESS_TYP;
+    pub use crate::token::keys::generate as generate_key;
+    pub use crate::token::{KeyRing, Verifier, refresh};
+}
 
 /// Pick ring as rustls' crypto provider (once). authgate calls it before fetching a JWKS; a host
 /// app that builds its own reqwest client with this crate's feature set calls it first too.

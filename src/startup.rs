@@ -84,6 +84,21 @@ pub async fn build_state(
     AuthState::build(auth_config(settings), store, secret, clock).await
 }
 
+impl AuthState {
+    /// A full state for `settings`, for host apps that mount authgate into their own router:
+    /// opens and migrates the configured database, loads or creates the signing keys.
+    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Self::from_settings_with_clock(settings, Clock::default()).await
+    }
+
+    /// As [`AuthState::from_settings`], with a clock the caller can move (tests).
+    pub async fn from_settings_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = open_store(settings).await?;
+        build_state(settings, store, clock).await
+    }
+}
+
 impl Application {
     /// Validate settings, open and migrate the database, load keys, bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {

@@ -160,8 +160,8 @@ pub trait RoleMarker: Send + Sync + 'static {
 pub struct Admin;
 /// Marker: `moderator` or `admin`.
 pub struct Moderator;
-/// Marker: `user`, `moderator` or `admin`.
-pub struct User;
+/// Marker: `user`, `moderator` or `admin` (any signed-up account).
+pub struct UserRole;
 
 impl RoleMarker for Admin {
     const ANY_OF: &'static [&'static str] = &["admin"];
@@ -169,7 +169,7 @@ impl RoleMarker for Admin {
 impl RoleMarker for Moderator {
     const ANY_OF: &'static [&'static str] = &["moderator", "admin"];
 }
-impl RoleMarker for User {
+impl RoleMarker for UserRole {
     const ANY_OF: &'static [&'static str] = &["user", "moderator", "admin"];
 }
 
