@@ -10,10 +10,9 @@
 
 use std::net::SocketAddr;
 
-use authgate::http::{ServerLayers, apply_server_layers};
-use authgate::startup::{build_state, open_store};
 use authgate::{
-    Admin, AuthState, ClientInfo, CurrentUser, Error, Moderator, RequireRole, Settings, UserRole,
+    Admin, AppJson, AuthState, ClientInfo, CurrentUser, Error, Moderator, RequireRole,
+    ServerLayers, Settings, UserRole, apply_server_layers,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -68,7 +67,7 @@ struct PasswordForm {
 async fn signup(
     State(auth): State<AuthState>,
     client: ClientInfo,
-    authgate::http::json::AppJson(req): authgate::http::json::AppJson<SignUp>,
+    AppJson(req): AppJson<SignUp>,
 ) -> Result<Json<UserRead>, Error> {
     let user = auth
         .register(&req.email, req.password, Some(&req.username), &client)
@@ -82,7 +81,7 @@ async fn signup(
 async fn signin(
     State(auth): State<AuthState>,
     client: ClientInfo,
-    authgate::http::json::AppJson(req): authgate::http::json::AppJson<SignIn>,
+    AppJson(req): AppJson<SignIn>,
 ) -> Result<Json<TokenJson>, Error> {
     let tokens = auth
         .login(&req.username, &req.password, false, client)
@@ -121,7 +120,7 @@ async fn token(
 /// The tutorial answers 401 for any failed sign-in.
 fn hide_inactive(e: Error) -> Error {
     match e {
-        Error::Forbidden(_) => Error::InvalidCredentials,
+        Error::Deactivated => Error::InvalidCredentials,
         other => other,
     }
 }
@@ -171,9 +170,7 @@ pub fn app(auth: AuthState) -> Router {
 
 /// The host app with the same middleware as the authgate server (CORS from settings included).
 pub async fn build(settings: &Settings) -> anyhow::Result<Router> {
-    settings.validate()?;
-    let store = open_store(settings).await?;
-    let auth = build_state(settings, store, authgate::Clock::default()).await?;
+    let auth = AuthState::from_settings(settings).await?;
     let layers = ServerLayers::from_settings(settings);
     Ok(apply_server_layers(app(auth), &layers))
 }
@@ -182,7 +179,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Router> {
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let settings = Settings::from_args(std::env::args().skip(1))?;
-    authgate::telemetry::init(settings.log_format);
+    authgate::init_tracing(settings.log_format);
     let router = build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     println!(

@@ -1,23 +1,23 @@
-//! The command line: `serve`, `migrate`, and `user create | set-role | deactivate`.
-//! Every command takes the same settings (flags or `AUTHGATE_*` variables).
+//! The command line: `serve`, `migrate`, and `user create | set-role | deactivate | unlock`.
+//! Every command takes the same settings (flags or `AUTHGATE_*` variables). User commands go
+//! through the same services as the API (`AuthState`), never straight to the store.
 
 use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
-use crate::clock::Clock;
 use crate::config::Settings;
-use crate::service::UserChanges;
-use crate::startup::{Application, build_state, open_store};
-use crate::state::AuthState;
+use crate::domain::{Actor, role};
+use crate::service::{AuthState, Error, UserChanges};
+use crate::startup::Application;
 
 /// authgate: a JWT authentication server.
 #[derive(Parser)]
 #[command(name = "authgate", version, about)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 /// What to do.
@@ -76,7 +76,7 @@ pub enum UserCommand {
 }
 
 /// The settings of whichever command runs (for logging set-up).
-pub fn settings_of(command: &Command) -> &Settings {
+fn settings_of(command: &Command) -> &Settings {
     match command {
         Command::Serve(s) | Command::Migrate(s) => s,
         Command::User(
@@ -88,13 +88,13 @@ pub fn settings_of(command: &Command) -> &Settings {
     }
 }
 
-/// Run a parsed command.
-pub async fn run(command: Command) -> anyhow::Result<()> {
-    match command {
+/// Set up logs, then run a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::telemetry::init(settings_of(&cli.command).log_format);
+    match cli.command {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => {
-            settings.validate()?;
-            open_store(&settings).await?;
+            AuthState::migrate(&settings).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -116,17 +116,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn state_for(settings: &Settings) -> anyhow::Result<AuthState> {
-    settings.validate()?;
-    let store = open_store(settings).await?;
-    build_state(settings, store, Clock::default()).await
-}
-
+/// The user a command names, found as `/auth/login` finds them.
 async fn user_id_by_email(state: &AuthState, email: &str) -> anyhow::Result<uuid::Uuid> {
-    let store = state.store().context("no store")?;
-    let user = store
-        .user_by_login(&email.trim().to_lowercase())
-        .await?
+    let user = state
+        .find_user(email)
+        .await
+        .map_err(describe)?
         .with_context(|| format!("no user with e-mail {email}"))?;
     Ok(user.id)
 }
@@ -140,10 +135,10 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
             password_stdin,
             settings,
         } => {
-            let state = state_for(&settings).await?;
+            let state = AuthState::from_settings(&settings).await?;
             let password = read_password(password_stdin)?;
-            let mut all = vec![crate::domain::role::USER.to_owned()];
-            all.extend(roles.into_iter().filter(|r| r != crate::domain::role::USER));
+            let mut all = vec![role::USER.to_owned()];
+            all.extend(roles.into_iter().filter(|r| r != role::USER));
             let user = state
                 .create_user(&email, password, username.as_deref(), all)
                 .await
@@ -160,7 +155,7 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
             roles,
             settings,
         } => {
-            let state = state_for(&settings).await?;
+            let state = AuthState::from_settings(&settings).await?;
             let id = user_id_by_email(&state, &email).await?;
             let user = state
                 .update_user(
@@ -169,14 +164,14 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
                         roles: Some(roles),
                         is_active: None,
                     },
-                    true,
+                    &Actor::system(),
                 )
                 .await
                 .map_err(describe)?;
             println!("{} now has roles {}", user.email, user.roles.join(", "));
         }
         UserCommand::Deactivate { email, settings } => {
-            let state = state_for(&settings).await?;
+            let state = AuthState::from_settings(&settings).await?;
             let id = user_id_by_email(&state, &email).await?;
             state
                 .update_user(
@@ -185,17 +180,17 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
                         roles: None,
                         is_active: Some(false),
                     },
-                    true,
+                    &Actor::system(),
                 )
                 .await
                 .map_err(describe)?;
             println!("{email} deactivated; all sessions ended");
         }
         UserCommand::Unlock { email, settings } => {
-            let state = state_for(&settings).await?;
+            let state = AuthState::from_settings(&settings).await?;
             let id = user_id_by_email(&state, &email).await?;
             state
-                .unlock_user(id, &crate::audit::Actor::system())
+                .unlock_user(id, &Actor::system())
                 .await
                 .map_err(describe)?;
             println!("{email} unlocked; failed logins forgotten");
@@ -204,9 +199,9 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn describe(e: crate::Error) -> anyhow::Error {
+fn describe(e: Error) -> anyhow::Error {
     match e {
-        crate::Error::Validation(fields) => {
+        Error::Validation(fields) => {
             let msgs: Vec<String> = fields
                 .iter()
                 .flat_map(|(f, m)| m.iter().map(move |m| format!("{f}: {m}")))

@@ -26,35 +26,36 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod audit;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod domain;
-pub mod error;
-pub mod guard;
-pub mod http;
-pub mod password;
-pub mod revocation;
-pub mod service;
-pub mod startup;
-pub mod state;
-pub mod store;
-pub mod telemetry;
-pub mod token;
+// Layers, top to bottom (docs/architecture.md): `cli` and `startup` compose; `http` speaks
+// HTTP; `service` is what authgate does; `store`, `token`, `hashing` and `revocation` are its
+// parts; `domain`, `clock` and `config` are the values everything shares. Each module imports
+// only from layers below it.
+mod cli;
+mod clock;
+mod config;
+mod domain;
+mod hashing;
+mod http;
+mod revocation;
+mod service;
+mod startup;
+mod store;
+mod telemetry;
+mod token;
 
-pub use audit::Actor;
+pub use cli::{Cli, run as run_cli};
 pub use clock::Clock;
 pub use config::{LogFormat, Settings};
-pub use error::{Error, ErrorCode, Result};
-pub use http::extract::{
-    Admin, CurrentUser, Moderator, RequireRole, RoleLayer, RoleMarker, UserRole, require_role,
+pub use domain::{Actor, ClientInfo};
+pub use http::{
+    Admin, AppJson, CurrentUser, Moderator, RequireRole, RoleLayer, RoleMarker, ServerLayers,
+    UserRole, apply_server_layers, docs, openapi, require_role, router,
 };
-pub use http::json::AppJson;
-pub use http::{ServerLayers, apply_server_layers, docs, openapi, router};
-pub use service::{ClientInfo, TokenResponse, User, UserChanges};
+pub use service::{
+    AuthConfig, AuthState, Error, ErrorCode, Result, TokenPair, User, UserChanges,
+    install_tls_provider,
+};
 pub use startup::Application;
-pub use state::{AuthConfig, AuthState};
 pub use telemetry::init as init_tracing;
 pub use token::{AccessClaims, JwtAlg, TokenError};
 
@@ -64,21 +65,20 @@ pub use token::{AccessClaims, JwtAlg, TokenError};
 #[doc(hidden)]
 pub mod internals {
     pub use crate::config::{check_hs256_secret, parse_duration};
-    pub use crate::domain::{Email, Password, RoleName, Username, login_key};
-    pub use crate::guard::AbusePolicy;
+    pub use crate::domain::{AbusePolicy, Email, Password, RoleName, Username, login_key};
     pub use crate::http::client_ip::client_ip;
-    pub use crate::http::dto;
+    /// The request and response bodies the fuzzer decodes.
+    pub mod dto {
+        pub use crate::http::dto::{
+            AdminUserPatch, ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest,
+            RoleResponse, TokenForm, UpdateMeRequest, UserListQuery,
+        };
+    }
     pub use crate::revocation::Revocations;
     pub use crate::store::{NewSession, NewUser, Store, StoredKey, connect};
     pub use crate::token::access::ACCESS_TYP;
     pub use crate::token::keys::generate as generate_key;
     pub use crate::token::{KeyRing, Verifier, refresh};
-}
-
-/// Pick ring as rustls' crypto provider (once). authgate calls it before fetching a JWKS; a host
-/// app that builds its own reqwest client with this crate's feature set calls it first too.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The README's code blocks, compiled as doctests so the documented usage cannot rot.

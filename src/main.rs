@@ -1,4 +1,4 @@
-//! The `authgate` binary: load `.env`, parse the command line, set up logs, dispatch.
+//! The `authgate` binary: load `.env`, parse the command line, hand it to the library.
 
 use clap::Parser;
 
@@ -6,9 +6,7 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     // An optional .env fills in variables not already set in the environment.
     let _ = dotenvy::dotenv();
-    let cli = authgate::cli::Cli::parse();
-    authgate::telemetry::init(authgate::cli::settings_of(&cli.command).log_format);
-    match authgate::cli::run(cli.command).await {
+    match authgate::run_cli(authgate::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1,8 +1,8 @@
-//! Building and running the server: `Application::build` binds the listener (port 0 works, and
-//! `port()` tells the real one), so tests run the real thing in-process.
+//! The composition root: `Application::build` puts settings, state, routes and middleware
+//! together and binds the listener (port 0 works, and `port()` tells the real one), so tests
+//! run the real thing in-process. `run_until_stopped` serves, with housekeeping on a timer.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,11 +11,8 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::guard::AbusePolicy;
 use crate::http::{ServerLayers, apply_server_layers, docs, router};
-use crate::state::{AuthConfig, AuthState};
-use crate::store::LockoutPolicy;
-use crate::store::{self, Store};
+use crate::service::AuthState;
 
 /// How often a server picks up revocations written by the CLI or other instances.
 const REVOCATION_SYNC_SECS: u64 = 3;
@@ -26,77 +23,6 @@ pub struct Application {
     app: Router,
     state: AuthState,
     port: u16,
-}
-
-/// Open the configured database and apply migrations.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let url = settings.database_url()?;
-    let store = store::connect(&url).await?;
-    store
-        .migrate()
-        .await
-        .context("applying migrations failed")?;
-    Ok(store)
-}
-
-/// The lifetimes and limits a server runs with, from its settings.
-pub fn auth_config(settings: &Settings) -> AuthConfig {
-    AuthConfig {
-        issuer: settings.issuer(),
-        audience: settings.audience.clone(),
-        alg: settings.jwt_alg,
-        access_ttl: settings.access_ttl,
-        refresh_ttl: settings.refresh_ttl,
-        remember_me_ttl: settings.remember_me_ttl,
-        refresh_grace: settings.refresh_grace,
-        leeway: settings.leeway,
-        activity_interval: 60,
-        argon2_memory_kib: settings.argon2_memory_kib,
-        argon2_iterations: settings.argon2_iterations,
-        hash_concurrency: settings
-            .hash_concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        hash_queue: settings.hash_queue,
-        min_password_length: settings.min_password_length,
-        abuse: AbusePolicy {
-            login: settings.login_rate_limit.rate(),
-            register: settings.register_rate_limit.rate(),
-            refresh: settings.refresh_rate_limit.rate(),
-            lockout: (settings.lockout_threshold > 0).then_some(LockoutPolicy {
-                threshold: settings.lockout_threshold,
-                first_lock: settings.lockout_duration,
-                max_lock: settings.lockout_max,
-            }),
-            trusted_proxies: settings.trusted_proxies.clone(),
-        },
-        audit_retention: settings.audit_retention,
-        max_sessions_per_user: settings.max_sessions_per_user,
-    }
-}
-
-/// Build the state for `settings` over an open store.
-pub async fn build_state(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-    clock: Clock,
-) -> anyhow::Result<AuthState> {
-    let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
-    AuthState::build(auth_config(settings), store, secret, clock).await
-}
-
-impl AuthState {
-    /// A full state for `settings`, for host apps that mount authgate into their own router:
-    /// opens and migrates the configured database, loads or creates the signing keys.
-    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        Self::from_settings_with_clock(settings, Clock::default()).await
-    }
-
-    /// As [`AuthState::from_settings`], with a clock the caller can move (tests).
-    pub async fn from_settings_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
-        settings.validate()?;
-        let store = open_store(settings).await?;
-        build_state(settings, store, clock).await
-    }
 }
 
 impl Application {
@@ -117,12 +43,10 @@ impl Application {
         clock: Clock,
         routes: Router<AuthState>,
     ) -> anyhow::Result<Self> {
-        settings.validate()?;
         for warning in settings.warnings() {
             tracing::warn!("insecure setting: {warning}");
         }
-        let store = open_store(&settings).await?;
-        let state = build_state(&settings, store, clock).await?;
+        let state = AuthState::from_settings_with_clock(&settings, clock).await?;
         let layers = ServerLayers::from_settings(&settings);
         let app = apply_server_layers(
             routes
@@ -192,29 +116,4 @@ async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
     tracing::info!("shutting down");
-}
-
-impl AuthState {
-    /// Merge revocations written elsewhere (CLI, other instances) into memory.
-    pub async fn sync_revocations(&self) {
-        let Ok(server) = self.server() else { return };
-        if let Err(e) = server.revocations.sync(self.clock().now()).await {
-            tracing::warn!(error = %e, "could not sync revocations");
-        }
-    }
-
-    /// Drop expired revocation entries and dead sessions.
-    pub async fn purge_expired(&self) {
-        let Ok(server) = self.server() else { return };
-        let now = self.clock().now();
-        server.revocations.purge(now);
-        server.refresh_buckets.purge(self.clock().now_ms());
-        if let Err(e) = server.store.purge_expired(now).await {
-            tracing::warn!(error = %e, "purge failed");
-        }
-        let retention = server.cfg.audit_retention;
-        if let Err(e) = server.store.purge_events(now - retention).await {
-            tracing::warn!(error = %e, "audit purge failed");
-        }
-    }
 }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
-use crate::token::JwtAlg;
+use crate::domain::JwtAlg;
+use crate::domain::abuse::defaults;
 
 mod values;
 pub use values::{RateLimit, Secret, check_hs256_secret, parse_duration};
@@ -85,22 +86,22 @@ pub struct Settings {
     #[arg(long, env = "AUTHGATE_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
     /// Login attempts (token, login, password change) per client IP: `N/DURATION` or `off`.
-    #[arg(long, env = "AUTHGATE_LOGIN_RATE_LIMIT", default_value = "30/5m", value_parser = RateLimit::parse)]
+    #[arg(long, env = "AUTHGATE_LOGIN_RATE_LIMIT", default_value = defaults::LOGIN_RATE, value_parser = RateLimit::parse)]
     pub login_rate_limit: RateLimit,
     /// Registrations per client IP: `N/DURATION` or `off`.
-    #[arg(long, env = "AUTHGATE_REGISTER_RATE_LIMIT", default_value = "20/1h", value_parser = RateLimit::parse)]
+    #[arg(long, env = "AUTHGATE_REGISTER_RATE_LIMIT", default_value = defaults::REGISTER_RATE, value_parser = RateLimit::parse)]
     pub register_rate_limit: RateLimit,
     /// Refreshes per client IP (counted per instance, in memory): `N/DURATION` or `off`.
-    #[arg(long, env = "AUTHGATE_REFRESH_RATE_LIMIT", default_value = "150/5m", value_parser = RateLimit::parse)]
+    #[arg(long, env = "AUTHGATE_REFRESH_RATE_LIMIT", default_value = defaults::REFRESH_RATE, value_parser = RateLimit::parse)]
     pub refresh_rate_limit: RateLimit,
     /// Consecutive failed logins that lock an account (0 turns lockout off).
-    #[arg(long, env = "AUTHGATE_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    #[arg(long, env = "AUTHGATE_LOCKOUT_THRESHOLD", default_value_t = defaults::LOCKOUT_THRESHOLD)]
     pub lockout_threshold: i64,
     /// How long the first lock lasts; each further lock doubles, up to the maximum.
-    #[arg(long, env = "AUTHGATE_LOCKOUT_DURATION", default_value = "1m", value_parser = parse_duration)]
+    #[arg(long, env = "AUTHGATE_LOCKOUT_DURATION", default_value = defaults::LOCKOUT_DURATION, value_parser = parse_duration)]
     pub lockout_duration: i64,
     /// The longest a lock lasts.
-    #[arg(long, env = "AUTHGATE_LOCKOUT_MAX", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, env = "AUTHGATE_LOCKOUT_MAX", default_value = defaults::LOCKOUT_MAX, value_parser = parse_duration)]
     pub lockout_max: i64,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For / Forwarded headers are believed.
     /// Without this, the client IP is the socket's peer and those headers are ignored.

@@ -1,11 +1,23 @@
-//! Domain types that can only be built by parsing: once a handler holds an `Email`, it is valid.
+//! The bottom layer: values with rules and nothing else (no I/O, no HTTP, no database).
+//! Types that can only be built by parsing (once a handler holds an `Email`, it is valid), the
+//! shapes of abuse limits, who a request comes from, and the configured signing algorithm.
 
+pub mod abuse;
+mod client;
+mod duration;
 mod email;
+mod jwt_alg;
 pub mod password;
 pub mod role;
 mod username;
 
+#[cfg(feature = "internals")]
+pub use abuse::AbusePolicy;
+pub use abuse::{Limit, LockoutPolicy, Rate, RateLimit};
+pub use client::{Actor, ClientInfo};
+pub use duration::parse_duration;
 pub use email::Email;
+pub use jwt_alg::JwtAlg;
 pub use password::Password;
 pub use role::RoleName;
 pub use username::Username;

@@ -55,6 +55,7 @@ pub struct Password(String);
 
 impl Password {
     /// Check the default policy. Length is counted in Unicode scalar values, not bytes.
+    #[cfg(any(test, feature = "internals"))]
     pub fn parse(input: String) -> Result<Self, String> {
         Self::check(input, Policy::default())
     }

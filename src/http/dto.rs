@@ -5,8 +5,62 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::service::User;
-use crate::store::{RoleRecord, SessionRecord};
+use crate::service::{RoleRecord, SessionRecord, TokenPair, User};
+
+/// A user as the API shows them (never the hash); `User` in the OpenAPI document.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[schema(as = User)]
+pub struct UserBody {
+    pub id: Uuid,
+    pub email: String,
+    pub username: Option<String>,
+    pub roles: Vec<String>,
+    pub is_active: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub last_activity_at: Option<i64>,
+}
+
+impl From<User> for UserBody {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            roles: u.roles,
+            is_active: u.is_active,
+            created_at: u.created_at,
+            last_login_at: u.last_login_at,
+            last_activity_at: u.last_activity_at,
+        }
+    }
+}
+
+/// The OAuth2 token response (RFC 6749 §5.1), for every way of getting tokens.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires if unused.
+    pub refresh_expires_in: i64,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(t: TokenPair) -> Self {
+        Self {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+            refresh_expires_in: t.refresh_expires_in,
+        }
+    }
+}
 
 /// `POST /auth/register`. Other fields (`roles`, `is_active`, …) are ignored.
 #[derive(Deserialize, ToSchema)]
@@ -39,6 +93,8 @@ pub struct RefreshRequest {
 /// `POST /auth/token` (form fields, RFC 6749). Shown for documentation; parsed by hand so that
 /// errors come out in RFC 6749 form.
 #[derive(Deserialize, ToSchema)]
+// Documents the form in OpenAPI; the handler reads the raw pairs itself, to refuse duplicates.
+#[allow(dead_code)]
 pub struct TokenForm {
     /// `password` or `refresh_token`.
     pub grant_type: String,
@@ -124,7 +180,7 @@ pub struct UserListQuery {
 /// A page of users.
 #[derive(Serialize, ToSchema)]
 pub struct UserPage {
-    pub items: Vec<User>,
+    pub items: Vec<UserBody>,
     /// Pass as `after` for the next page; null on the last page.
     pub next: Option<String>,
 }

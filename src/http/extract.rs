@@ -1,8 +1,6 @@
 //! The auth boundary: extractors that turn a bearer token into a [`CurrentUser`], generic over
-//! the host app's state (anything that gives an [`AuthState`] through `FromRef`).
-//!
-//! Verification needs no database: the signature and claims are checked, then the in-memory
-//! revocation list, which knows about logouts, deactivations and role changes.
+//! the host app's state (anything that gives an [`AuthState`] through `FromRef`). The checks
+//! themselves are `AuthState::authenticate`, in the service layer.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,36 +13,10 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
-use uuid::Uuid;
 
-use crate::error::Error;
-use crate::state::AuthState;
-use crate::token::{AccessClaims, TokenError};
-
-/// The authenticated caller, from verified claims only.
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    /// The user's id (`sub`).
-    pub id: Uuid,
-    /// The session (`sid`).
-    pub session_id: Uuid,
-    /// Current roles: from the token, or newer ones if an admin changed them since.
-    pub roles: Vec<String>,
-    /// The verified claims, as issued.
-    pub claims: AccessClaims,
-}
-
-impl CurrentUser {
-    /// Does the caller have `role`?
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-
-    /// Does the caller have any of `roles`?
-    pub fn has_any_role(&self, roles: &[&str]) -> bool {
-        roles.iter().any(|r| self.has_role(r))
-    }
-}
+use crate::domain::role;
+use crate::service::{AuthState, CurrentUser, Error};
+use crate::token::TokenError;
 
 /// The bearer token in the `Authorization` header: `None` if no credentials were sent at all.
 fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {
@@ -60,42 +32,6 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {
             Ok(Some(token.trim()))
         }
         _ => Err(Error::Unauthenticated { token_sent: true }),
-    }
-}
-
-impl AuthState {
-    /// Verify an access token and apply revocation. Public so host apps can authenticate
-    /// tokens that do not arrive in an `Authorization` header (for example a WebSocket query).
-    pub async fn authenticate(&self, token: &str) -> Result<CurrentUser, TokenError> {
-        let now = self.clock().now();
-        let claims = match self.verifier().verify(token, now) {
-            Err(TokenError::UnknownKey) if self.refresh_remote_keys().await => {
-                self.verifier().verify(token, now)?
-            }
-            other => other?,
-        };
-        let mut roles = claims.roles.clone();
-        if let Some(server) = &self.inner.server {
-            if !server.revocations.is_fresh() {
-                return Err(TokenError::RevocationsStale);
-            }
-            if server.revocations.is_session_revoked(&claims.sid, now) {
-                return Err(TokenError::Revoked);
-            }
-            if let Some(state) = server.revocations.user_state(&claims.sub, now) {
-                if !state.active {
-                    return Err(TokenError::Deactivated);
-                }
-                roles = state.roles;
-            }
-            self.touch(claims.sub, claims.sid);
-        }
-        Ok(CurrentUser {
-            id: claims.sub,
-            session_id: claims.sid,
-            roles,
-            claims,
-        })
     }
 }
 
@@ -164,13 +100,13 @@ pub struct Moderator;
 pub struct UserRole;
 
 impl RoleMarker for Admin {
-    const ANY_OF: &'static [&'static str] = &["admin"];
+    const ANY_OF: &'static [&'static str] = &[role::ADMIN];
 }
 impl RoleMarker for Moderator {
-    const ANY_OF: &'static [&'static str] = &["moderator", "admin"];
+    const ANY_OF: &'static [&'static str] = &[role::MODERATOR, role::ADMIN];
 }
 impl RoleMarker for UserRole {
-    const ANY_OF: &'static [&'static str] = &["user", "moderator", "admin"];
+    const ANY_OF: &'static [&'static str] = &[role::USER, role::MODERATOR, role::ADMIN];
 }
 
 /// Guards one handler: 401 without a valid token, 403 without one of `R::ANY_OF`.

@@ -16,7 +16,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::{Error, OAuthError, OAuthErrorCode};
+use crate::http::oauth::{OAuthError, OAuthErrorCode};
+use crate::service::Error;
 
 /// What the server's layers need to know.
 #[derive(Debug, Clone)]

@@ -1,12 +1,14 @@
 //! The HTTP API: routes (documented with OpenAPI as they are declared), the docs UI, and the
 //! middleware a standalone server wraps them in.
 
-pub mod client_ip;
-pub mod dto;
-pub mod extract;
-pub mod json;
+pub(crate) mod client_ip;
+pub(crate) mod dto;
+mod extract;
+mod json;
 mod middleware;
-pub mod routes;
+mod oauth;
+mod problem;
+mod routes;
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -16,18 +18,21 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::{Config, SwaggerUi, oauth};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
+pub use crate::service::CurrentUser;
+pub use extract::{Admin, Moderator, RequireRole, RoleLayer, RoleMarker, UserRole, require_role};
+pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
-use crate::state::AuthState;
+use crate::service::AuthState;
 use routes::{admin, auth, meta, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "authgate", description = "JWT authentication server: registration, OAuth2 password login, rotating refresh tokens, revocation, roles."),
     modifiers(&SecuritySchemes),
-    components(schemas(crate::error::ErrorCode)),
+    components(schemas(crate::service::ErrorCode)),
     tags((name = "auth", description = "Sign-up, sign-in, tokens, sign-out"),
          (name = "users", description = "The signed-in user's own account"),
          (name = "admin", description = "User and role management"),
@@ -117,7 +122,7 @@ pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .url("/openapi.json", openapi())
         .config(config)
         .oauth(
-            oauth::Config::new()
+            utoipa_swagger_ui::oauth::Config::new()
                 .client_id("swagger-ui")
                 .app_name("authgate"),
         )

@@ -3,14 +3,14 @@
 use tracing::info;
 use uuid::Uuid;
 
-use super::{ClientInfo, TokenResponse, User};
-use crate::audit::EventKind;
+use super::abuse::account_key;
+use super::audit::{Event, EventKind};
+use super::error::{Error, FieldCheck, Result};
+use super::state::AuthState;
+use super::{TokenPair, User};
 use crate::domain::password::Policy;
-use crate::domain::{Email, Password, Username, role};
-use crate::error::{Error, FieldCheck, Result};
-use crate::guard::{Limit, account_key};
-use crate::password::Verdict;
-use crate::state::AuthState;
+use crate::domain::{ClientInfo, Email, Limit, Password, Username, login_key, role};
+use crate::hashing::Verdict;
 use crate::store::{NewUser, UserRecord};
 
 impl AuthState {
@@ -28,14 +28,8 @@ impl AuthState {
         let user = self
             .create_user(email, password, username, vec![role::USER.to_owned()])
             .await?;
-        self.audit(
-            EventKind::UserRegistered,
-            Some(user.id),
-            None,
-            client,
-            String::new(),
-        )
-        .await;
+        let event = Event::new(EventKind::UserRegistered, client).user(user.id);
+        self.audit(event).await;
         Ok(user)
     }
 
@@ -47,7 +41,7 @@ impl AuthState {
         username: Option<&str>,
         roles: Vec<String>,
     ) -> Result<User> {
-        let server = self.server()?;
+        let issuer = self.issuer()?;
         let mut fields = FieldCheck::default();
         let identifiers = [email.trim(), username.map_or("", str::trim)];
         let email = fields.check("email", Email::parse(email));
@@ -56,7 +50,7 @@ impl AuthState {
             .filter(|u| !u.is_empty())
             .and_then(|u| fields.check("username", Username::parse(u)));
         let policy = Policy {
-            min_chars: server.cfg.min_password_length,
+            min_chars: issuer.cfg.min_password_length,
             identifiers: &identifiers,
         };
         let password = fields.check("password", Password::check(password, policy));
@@ -65,7 +59,7 @@ impl AuthState {
             return Err(anyhow::anyhow!("a field parsed without a value").into());
         };
         let now = self.clock().now();
-        let hash = server.hasher.hash(&password).await?;
+        let hash = issuer.hasher.hash(&password).await?;
         let new = NewUser {
             id: Uuid::now_v7(),
             email: email.as_str().to_owned(),
@@ -77,7 +71,7 @@ impl AuthState {
             is_active: true,
             created_at: now,
         };
-        let user = server.store.create_user(&new).await?;
+        let user = issuer.store.create_user(&new).await?;
         info!(user_id = %user.id, "user registered");
         Ok(user.into())
     }
@@ -85,15 +79,15 @@ impl AuthState {
     /// Check a login name (e-mail or username) and password, under the client IP's login limit
     /// and the account's lockout. Unknown users cost the same and answer the same as a wrong
     /// password, locks included. Upgrades legacy or weaker hashes on success.
-    pub async fn check_credentials(
+    pub(crate) async fn check_credentials(
         &self,
         login: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
-        let server = self.server()?;
+        let issuer = self.issuer()?;
         self.check_rate(Limit::Login, client).await?;
-        let login = crate::domain::login_key(login);
+        let login = login_key(login);
         // SECURITY: oversized or unstorable input (NUL) is refused only after the same hashing
         // cost as any attempt.
         let login = if login.len() > 254 || login.contains('\0') {
@@ -104,7 +98,7 @@ impl AuthState {
         let user = if login.is_empty() {
             None
         } else {
-            server.store.user_by_login(&login).await?
+            issuer.store.user_by_login(&login).await?
         };
         let account = account_key(user.as_ref().map(|u| u.id), &login);
         let user_id = user.as_ref().map(|u| u.id);
@@ -114,7 +108,7 @@ impl AuthState {
         } else {
             password
         };
-        let verdict = server
+        let verdict = issuer
             .hasher
             .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
@@ -126,7 +120,7 @@ impl AuthState {
             (Verdict::MatchRehash(new_hash), Some(user)) => {
                 // A password change that landed since we read the hash wins: then this password is
                 // no longer the user's.
-                if !server
+                if !issuer
                     .store
                     .upgrade_password_hash(user.id, &user.password_hash, &new_hash)
                     .await?
@@ -144,7 +138,7 @@ impl AuthState {
         self.attempt_succeeded(&account).await?;
         if !user.is_active {
             // Only someone who knows the password learns that the account is deactivated.
-            return Err(Error::Forbidden("this account is deactivated"));
+            return Err(Error::Deactivated);
         }
         Ok(user)
     }
@@ -156,31 +150,36 @@ impl AuthState {
         password: &str,
         remember_me: bool,
         client: ClientInfo,
-    ) -> Result<TokenResponse> {
+    ) -> Result<TokenPair> {
         let user = self.check_credentials(login, password, &client).await?;
-        let server = self.server()?;
-        server
+        let issuer = self.issuer()?;
+        issuer
             .store
             .record_login(user.id, self.clock().now())
             .await?;
         let tokens = self
             .open_session(&user, remember_me, client.clone())
             .await?;
-        self.audit(
-            EventKind::LoginSucceeded,
-            Some(user.id),
-            None,
-            &client,
-            String::new(),
-        )
-        .await;
+        let event = Event::new(EventKind::LoginSucceeded, &client).user(user.id);
+        self.audit(event).await;
         Ok(tokens)
+    }
+
+    /// The user a login name (e-mail or username) belongs to, normalised exactly as
+    /// `/auth/login` does (NFKC, lowercase): the CLI finds users this way.
+    pub async fn find_user(&self, login: &str) -> Result<Option<User>> {
+        let login = login_key(login);
+        if login.is_empty() || login.len() > 254 || login.contains('\0') {
+            return Ok(None);
+        }
+        let user = self.issuer()?.store.user_by_login(&login).await?;
+        Ok(user.map(User::from))
     }
 
     /// A user by id.
     pub async fn user(&self, id: Uuid) -> Result<User> {
-        let server = self.server()?;
-        server
+        let issuer = self.issuer()?;
+        issuer
             .store
             .user_by_id(id)
             .await?
@@ -190,13 +189,13 @@ impl AuthState {
 
     /// Change (or clear, with `None`) a user's username.
     pub async fn set_username(&self, id: Uuid, username: Option<&str>) -> Result<User> {
-        let server = self.server()?;
+        let issuer = self.issuer()?;
         let parsed = match username.map(str::trim).filter(|u| !u.is_empty()) {
             Some(u) => Some(Username::parse(u).map_err(|e| Error::field("username", e))?),
             None => None,
         };
         let pair = parsed.as_ref().map(|u| (u.as_str(), u.lower()));
-        if !server.store.set_username(id, pair).await? {
+        if !issuer.store.set_username(id, pair).await? {
             return Err(Error::NotFound("user"));
         }
         self.user(id).await
@@ -211,17 +210,17 @@ impl AuthState {
         current: &str,
         new: String,
         client: ClientInfo,
-    ) -> Result<TokenResponse> {
-        let server = self.server()?;
+    ) -> Result<TokenPair> {
+        let issuer = self.issuer()?;
         self.check_rate(Limit::Login, &client).await?;
-        let user = server
+        let user = issuer
             .store
             .user_by_id(user_id)
             .await?
             .ok_or(Error::Unauthenticated { token_sent: true })?;
         let account = account_key(Some(user.id), "");
         let locks = self.begin_attempt(&account, Some(user.id), &client).await?;
-        let verdict = server
+        let verdict = issuer
             .hasher
             .verify(current, Some(&user.password_hash))
             .await?;
@@ -234,22 +233,16 @@ impl AuthState {
         self.attempt_succeeded(&account).await?;
         let identifiers = [user.email.as_str(), user.username.as_deref().unwrap_or("")];
         let policy = Policy {
-            min_chars: server.cfg.min_password_length,
+            min_chars: issuer.cfg.min_password_length,
             identifiers: &identifiers,
         };
         let new = Password::check(new, policy).map_err(|e| Error::field("new_password", e))?;
-        let hash = server.hasher.hash(&new).await?;
-        server.store.set_password_hash(user.id, &hash).await?;
+        let hash = issuer.hasher.hash(&new).await?;
+        issuer.store.set_password_hash(user.id, &hash).await?;
         // The caller gets a new session too: the old one's refresh token may be what leaked.
         self.end_all_sessions(user.id, None).await?;
-        self.audit(
-            EventKind::PasswordChanged,
-            Some(user.id),
-            None,
-            &client,
-            String::new(),
-        )
-        .await;
+        let event = Event::new(EventKind::PasswordChanged, &client).user(user.id);
+        self.audit(event).await;
         let user = UserRecord {
             password_hash: hash,
             ..user

@@ -2,19 +2,19 @@
 
 use uuid::Uuid;
 
+use super::audit::{Event, EventKind};
+use super::error::{Error, Result};
+use super::state::AuthState;
 use super::{User, UserChanges};
-use crate::audit::{Actor, EventKind};
-use crate::domain::{RoleName, role};
-use crate::error::{Error, Result};
+use crate::domain::{Actor, RoleName, role};
 use crate::revocation::UserState;
-use crate::state::AuthState;
 use crate::store::{RoleRecord, UserQuery};
 
 impl AuthState {
     /// One page of users.
-    pub async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>> {
-        let server = self.server()?;
-        Ok(server
+    pub(crate) async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>> {
+        let issuer = self.issuer()?;
+        Ok(issuer
             .store
             .list_users(query)
             .await?
@@ -23,32 +23,17 @@ impl AuthState {
             .collect())
     }
 
-    /// Apply role and activation changes. `actor_is_admin` false means a moderator, who may only
-    /// (de)activate users who are not admins. Audited as done by the system; handlers use
-    /// [`AuthState::update_user_by`].
+    /// Apply role and activation changes on behalf of `actor` (recorded in the audit log). A
+    /// moderator (`actor.is_admin` false) may only (de)activate users who are not admins.
     pub async fn update_user(
-        &self,
-        id: Uuid,
-        changes: UserChanges,
-        actor_is_admin: bool,
-    ) -> Result<User> {
-        let actor = Actor {
-            is_admin: actor_is_admin,
-            ..Actor::system()
-        };
-        self.update_user_by(id, changes, &actor).await
-    }
-
-    /// Apply role and activation changes on behalf of `actor` (recorded in the audit log).
-    pub async fn update_user_by(
         &self,
         id: Uuid,
         changes: UserChanges,
         actor: &Actor,
     ) -> Result<User> {
         let actor_is_admin = actor.is_admin;
-        let server = self.server()?;
-        let target = server
+        let issuer = self.issuer()?;
+        let target = issuer
             .store
             .user_by_id(id)
             .await?
@@ -63,16 +48,16 @@ impl AuthState {
         }
         if let Some(roles) = &changes.roles {
             let roles = self.validate_roles(roles).await?;
-            server.store.set_roles(id, &roles).await?;
+            issuer.store.set_roles(id, &roles).await?;
         }
         if let Some(active) = changes.is_active {
-            server.store.set_active(id, active).await?;
+            issuer.store.set_active(id, active).await?;
             if !active {
                 // Deactivation ends every session, so refresh tokens die with the access tokens.
                 self.end_all_sessions(id, None).await?;
             }
         }
-        let user = server
+        let user = issuer
             .store
             .user_by_id(id)
             .await?
@@ -81,7 +66,7 @@ impl AuthState {
             active: user.is_active,
             roles: user.roles.clone(),
         };
-        server
+        issuer
             .revocations
             .set_user_state(id, state, self.clock().now())
             .await?;
@@ -91,14 +76,11 @@ impl AuthState {
                 target.roles.join(","),
                 user.roles.join(",")
             );
-            self.audit(
-                EventKind::RolesChanged,
-                Some(id),
-                actor.id,
-                &actor.client,
-                detail,
-            )
-            .await;
+            let event = Event::new(EventKind::RolesChanged, &actor.client)
+                .user(id)
+                .by(actor)
+                .detail(detail);
+            self.audit(event).await;
         }
         if user.is_active != target.is_active {
             let kind = if user.is_active {
@@ -106,7 +88,7 @@ impl AuthState {
             } else {
                 EventKind::UserDeactivated
             };
-            self.audit(kind, Some(id), actor.id, &actor.client, String::new())
+            self.audit(Event::new(kind, &actor.client).user(id).by(actor))
                 .await;
         }
         Ok(user.into())
@@ -114,7 +96,7 @@ impl AuthState {
 
     async fn validate_roles(&self, roles: &[String]) -> Result<Vec<String>> {
         let known: Vec<String> = self
-            .server()?
+            .issuer()?
             .store
             .list_roles()
             .await?
@@ -139,20 +121,15 @@ impl AuthState {
         Ok(out)
     }
 
-    /// Delete a user; their tokens die at once.
-    pub async fn delete_user(&self, id: Uuid) -> Result<()> {
-        self.delete_user_by(id, &Actor::system()).await
-    }
-
-    /// Delete a user on behalf of `actor` (recorded in the audit log).
-    pub async fn delete_user_by(&self, id: Uuid, actor: &Actor) -> Result<()> {
-        let server = self.server()?;
+    /// Delete a user on behalf of `actor` (recorded in the audit log); their tokens die at once.
+    pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<()> {
+        let issuer = self.issuer()?;
         let now = self.clock().now();
         self.end_all_sessions(id, None).await?;
-        if !server.store.delete_user(id).await? {
+        if !issuer.store.delete_user(id).await? {
             return Err(Error::NotFound("user"));
         }
-        server
+        issuer
             .revocations
             .set_user_state(
                 id,
@@ -163,24 +140,20 @@ impl AuthState {
                 now,
             )
             .await?;
-        self.audit(
-            EventKind::UserDeleted,
-            Some(id),
-            actor.id,
-            &actor.client,
-            String::new(),
-        )
-        .await;
+        let event = Event::new(EventKind::UserDeleted, &actor.client)
+            .user(id)
+            .by(actor);
+        self.audit(event).await;
         Ok(())
     }
 
     /// All roles.
-    pub async fn roles(&self) -> Result<Vec<RoleRecord>> {
-        Ok(self.server()?.store.list_roles().await?)
+    pub(crate) async fn roles(&self) -> Result<Vec<RoleRecord>> {
+        Ok(self.issuer()?.store.list_roles().await?)
     }
 
     /// Create a role.
-    pub async fn create_role(&self, name: &str, description: &str) -> Result<RoleRecord> {
+    pub(crate) async fn create_role(&self, name: &str, description: &str) -> Result<RoleRecord> {
         let name = RoleName::parse(name).map_err(|e| Error::field("name", e))?;
         if description.chars().count() > 256 {
             return Err(Error::field("description", "at most 256 characters"));
@@ -190,7 +163,7 @@ impl AuthState {
             description: description.trim().to_owned(),
             created_at: self.clock().now(),
         };
-        self.server()?.store.create_role(&role).await?;
+        self.issuer()?.store.create_role(&role).await?;
         Ok(role)
     }
 }

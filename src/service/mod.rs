@@ -1,18 +1,37 @@
-//! What authgate does, independent of HTTP: accounts, sessions, admin changes. Handlers, the CLI
-//! and host apps (see `examples/tutorial_app.rs`) all call these `AuthState` methods.
+//! What authgate does, independent of HTTP: accounts, sessions, the authentication of an access
+//! token, admin changes, abuse limits, the audit log and housekeeping. Handlers, the CLI and
+//! host apps (see `examples/tutorial_app.rs`) all call these `AuthState` methods; nothing above
+//! this layer touches the store.
+//!
+//! `state` defines [`AuthState`] and imports no sibling; every other module adds the methods of
+//! one job to it and imports only `state`, `error`, `audit` and `abuse` from here.
 
+mod abuse;
 mod accounts;
 mod admin;
+mod audit;
+mod authenticate;
+mod error;
+mod housekeeping;
+mod remote;
 mod sessions;
+mod state;
 
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
+
+pub use audit::EventKind;
+pub use authenticate::CurrentUser;
+pub use error::{Error, ErrorCode, FieldErrors, Result};
+pub use remote::install_tls_provider;
+pub use state::{AuthConfig, AuthState};
 
 use crate::store::UserRecord;
 
-/// A user as the API shows it (never the hash).
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+// The store's query and record types are part of the service's vocabulary for the HTTP layer.
+pub(crate) use crate::store::{AuditQuery, RoleRecord, SessionRecord, UserQuery};
+
+/// A user as authgate shows them (never the hash).
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -40,40 +59,16 @@ impl From<UserRecord> for User {
     }
 }
 
-/// The OAuth2 token response (RFC 6749 §5.1), for every way of getting tokens.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TokenResponse {
+/// What a login, a refresh or a password change issues: a signed access token and the opaque
+/// refresh token of the session. The HTTP layer sends it as an RFC 6749 token response.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
     pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub refresh_token: String,
     /// Seconds until the refresh token expires if unused.
     pub refresh_expires_in: i64,
-}
-
-/// Where a request came from: recorded on the session for the device list and in the audit
-/// log, and the key of the per-IP rate limits.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    /// `addr` as text, as stored.
-    pub ip: Option<String>,
-    /// The client address (see [`crate::http::client_ip`]); `None` outside HTTP (CLI, tests),
-    /// where no per-IP limit applies.
-    pub addr: Option<std::net::IpAddr>,
-}
-
-impl ClientInfo {
-    /// A client at `addr`, for host apps and tests that call the service directly.
-    pub fn from_addr(addr: std::net::IpAddr) -> Self {
-        Self {
-            user_agent: None,
-            ip: Some(addr.to_string()),
-            addr: Some(addr),
-        }
-    }
 }
 
 /// Changes an admin or moderator makes to a user.

@@ -1,13 +1,13 @@
 //! Sessions: opening one at login, rotating its refresh token, ending it.
 
-use tracing::{info, warn};
+use tracing::info;
 use uuid::Uuid;
 
-use super::{ClientInfo, TokenResponse};
-use crate::audit::EventKind;
-use crate::error::{Error, Result};
-use crate::guard::Limit;
-use crate::state::AuthState;
+use super::TokenPair;
+use super::audit::{Event, EventKind};
+use super::error::{Error, Result};
+use super::state::AuthState;
+use crate::domain::{ClientInfo, Limit};
 use crate::store::{NewSession, RotateOutcome, Rotation, SessionRecord, UserRecord};
 use crate::token::refresh;
 
@@ -18,9 +18,9 @@ impl AuthState {
         user: &UserRecord,
         remember_me: bool,
         client: ClientInfo,
-    ) -> Result<TokenResponse> {
-        let server = self.server()?;
-        let cfg = &server.cfg;
+    ) -> Result<TokenPair> {
+        let issuer = self.issuer()?;
+        let cfg = &issuer.cfg;
         let now = self.clock().now();
         let idle_ttl = if remember_me {
             cfg.remember_me_ttl
@@ -39,7 +39,7 @@ impl AuthState {
             password_hash: user.password_hash.clone(),
         };
         let token = refresh::generate();
-        if !server
+        if !issuer
             .store
             .create_session(&session, &refresh::hash(&token))
             .await?
@@ -48,15 +48,15 @@ impl AuthState {
             return Err(Error::InvalidCredentials);
         }
         // F7: a user's live sessions are capped; the oldest beyond the cap end now.
-        let ended = server
+        let ended = issuer
             .store
             .cap_sessions(user.id, cfg.max_sessions_per_user, now)
             .await?;
         if !ended.is_empty() {
-            server.revocations.revoke_sessions(&ended, now).await?;
+            issuer.revocations.revoke_sessions(&ended, now).await?;
         }
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
-        self.token_response(
+        self.issue_tokens(
             user.id,
             session.id,
             user.roles.clone(),
@@ -65,20 +65,19 @@ impl AuthState {
         )
     }
 
-    fn token_response(
+    fn issue_tokens(
         &self,
         user: Uuid,
         session: Uuid,
         roles: Vec<String>,
         refresh_token: String,
         refresh_expires_in: i64,
-    ) -> Result<TokenResponse> {
-        let cfg = &self.server()?.cfg;
+    ) -> Result<TokenPair> {
+        let cfg = &self.issuer()?.cfg;
         let verifier = self.verifier();
         let claims = verifier.claims(user, session, roles, self.clock().now(), cfg.access_ttl);
-        Ok(TokenResponse {
+        Ok(TokenPair {
             access_token: verifier.sign(&claims)?,
-            token_type: "Bearer",
             expires_in: cfg.access_ttl,
             refresh_token,
             refresh_expires_in,
@@ -88,46 +87,41 @@ impl AuthState {
     /// Exchange a refresh token for a new pair. Every use rotates; a replay of a rotated token
     /// outside the grace window revokes the whole session. Concurrent uses of one token within
     /// the grace window all succeed with the same new refresh token.
-    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenResponse> {
-        let server = self.server()?;
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
+        let issuer = self.issuer()?;
         self.check_rate(Limit::Refresh, client).await?;
         let presented = presented.trim();
         if presented.is_empty() || presented.len() > refresh::MAX_LEN {
             return Err(Error::InvalidRefreshToken);
         }
         let now = self.clock().now();
-        let child = refresh::successor(&server.rotation_key, presented);
+        let child = refresh::successor(&issuer.rotation_key, presented);
         let rotation = Rotation {
             presented_hash: refresh::hash(presented),
             child_hash: refresh::hash(&child),
             now,
-            grace_secs: server.cfg.refresh_grace,
+            grace_secs: issuer.cfg.refresh_grace,
         };
-        let session: SessionRecord = match server.store.rotate_refresh(&rotation).await? {
+        let session: SessionRecord = match issuer.store.rotate_refresh(&rotation).await? {
             RotateOutcome::Rotated(s) | RotateOutcome::Repeated(s) => s,
             RotateOutcome::ReuseDetected {
                 session_id,
                 user_id,
             } => {
-                server
+                issuer
                     .revocations
                     .revoke_sessions(&[session_id], now)
                     .await?;
-                let detail = format!("session {session_id} revoked");
-                self.audit(
-                    EventKind::RefreshReuseDetected,
-                    Some(user_id),
-                    None,
-                    client,
-                    detail,
-                )
-                .await;
+                let event = Event::new(EventKind::RefreshReuseDetected, client)
+                    .user(user_id)
+                    .detail(format!("session {session_id} revoked"));
+                self.audit(event).await;
                 return Err(Error::InvalidRefreshToken);
             }
             RotateOutcome::Invalid => return Err(Error::InvalidRefreshToken),
         };
         // Roles and activation come from the database here, so admin changes always reach new tokens.
-        let user = server
+        let user = issuer
             .store
             .user_by_id(session.user_id)
             .await?
@@ -136,71 +130,47 @@ impl AuthState {
             return Err(Error::InvalidRefreshToken);
         }
         let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
-        self.token_response(user.id, session.id, user.roles, child, refresh_expires_in)
+        self.issue_tokens(user.id, session.id, user.roles, child, refresh_expires_in)
     }
 
     /// End one session of a user (logout, or deleting a device). Its access tokens die now.
     pub async fn end_session(&self, user: Uuid, session: Uuid, client: &ClientInfo) -> Result<()> {
-        let server = self.server()?;
+        let issuer = self.issuer()?;
         let now = self.clock().now();
-        if !server.store.revoke_session(user, session, now).await? {
+        if !issuer.store.revoke_session(user, session, now).await? {
             return Err(Error::NotFound("session"));
         }
-        server.revocations.revoke_sessions(&[session], now).await?;
-        let detail = format!("session {session}");
-        self.audit(EventKind::Logout, Some(user), None, client, detail)
-            .await;
+        issuer.revocations.revoke_sessions(&[session], now).await?;
+        let event = Event::new(EventKind::Logout, client)
+            .user(user)
+            .detail(format!("session {session}"));
+        self.audit(event).await;
         Ok(())
     }
 
     /// Sign out everywhere: end every session of the user.
     pub async fn logout_all(&self, user: Uuid, client: &ClientInfo) -> Result<usize> {
         let ended = self.end_all_sessions(user, None).await?;
-        let detail = format!("{ended} sessions");
-        self.audit(EventKind::LogoutAll, Some(user), None, client, detail)
-            .await;
+        let event = Event::new(EventKind::LogoutAll, client)
+            .user(user)
+            .detail(format!("{ended} sessions"));
+        self.audit(event).await;
         Ok(ended)
     }
 
     /// End every session of a user except `keep`.
-    pub async fn end_all_sessions(&self, user: Uuid, keep: Option<Uuid>) -> Result<usize> {
-        let server = self.server()?;
+    pub(crate) async fn end_all_sessions(&self, user: Uuid, keep: Option<Uuid>) -> Result<usize> {
+        let issuer = self.issuer()?;
         let now = self.clock().now();
-        let ended = server.store.revoke_user_sessions(user, keep, now).await?;
-        server.revocations.revoke_sessions(&ended, now).await?;
+        let ended = issuer.store.revoke_user_sessions(user, keep, now).await?;
+        issuer.revocations.revoke_sessions(&ended, now).await?;
         info!(user_id = %user, count = ended.len(), "sessions ended");
         Ok(ended.len())
     }
 
     /// The user's active sessions, newest first.
-    pub async fn sessions(&self, user: Uuid) -> Result<Vec<SessionRecord>> {
-        let server = self.server()?;
-        Ok(server.store.list_sessions(user, self.clock().now()).await?)
-    }
-
-    /// Note that a session was used; writes at most once per `activity_interval` per session.
-    pub(crate) fn touch(&self, user: Uuid, session: Uuid) {
-        let Ok(server) = self.server() else { return };
-        let now = self.clock().now();
-        {
-            let mut seen = server.activity.lock().unwrap_or_else(|p| p.into_inner());
-            if seen
-                .get(&session)
-                .is_some_and(|&last| now - last < server.cfg.activity_interval)
-            {
-                return;
-            }
-            // Bounded: forget sessions idle past the interval once the map grows.
-            if seen.len() > 100_000 {
-                seen.retain(|_, last| now - *last < server.cfg.activity_interval);
-            }
-            seen.insert(session, now);
-        }
-        let store = server.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.record_activity(user, session, now).await {
-                warn!(error = %e, "could not record activity");
-            }
-        });
+    pub(crate) async fn sessions(&self, user: Uuid) -> Result<Vec<SessionRecord>> {
+        let issuer = self.issuer()?;
+        Ok(issuer.store.list_sessions(user, self.clock().now()).await?)
     }
 }

@@ -133,25 +133,7 @@ pub struct RevocationRecord {
     pub created_at: i64,
 }
 
-/// A limit on how often something may happen, as the store applies it (GCRA).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Milliseconds between two events at the sustained rate (`period / count`).
-    pub interval_ms: i64,
-    /// The window: up to `count` events may arrive at once, `count` per `period` sustained.
-    pub period_ms: i64,
-}
-
-/// The account-lockout policy, as the store applies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    /// Consecutive failures that lock the account.
-    pub threshold: i64,
-    /// Seconds the first lock lasts; each further lock lasts twice as long...
-    pub first_lock: i64,
-    /// ...up to this many seconds.
-    pub max_lock: i64,
-}
+pub use crate::domain::{LockoutPolicy, Rate};
 
 /// A security event to record.
 #[derive(Debug, Clone, Default)]

@@ -12,7 +12,7 @@ use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::keys::KeyRing;
+use super::keys::{KeyRing, algorithm};
 
 /// Longest access token we will parse. Ours are well under 1 KiB.
 pub const MAX_TOKEN_LEN: usize = 4096;
@@ -118,7 +118,7 @@ impl std::fmt::Debug for VerifiedTokens {
 impl Verifier {
     /// A verifier over `keys`. `leeway` is the clock-skew allowance in seconds.
     pub fn new(keys: Arc<KeyRing>, issuer: &str, audience: &str, leeway: i64) -> Self {
-        let mut validation = Validation::new(keys.alg().algorithm());
+        let mut validation = Validation::new(algorithm(keys.alg()));
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
@@ -171,7 +171,7 @@ impl Verifier {
 
     /// Sign claims into a compact JWS with `typ: at+jwt` and our `kid`.
     pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
-        let mut header = Header::new(self.keys.alg().algorithm());
+        let mut header = Header::new(algorithm(self.keys.alg()));
         header.typ = Some(ACCESS_TYP.to_owned());
         let (kid, key) = self.keys.signing_key().ok_or_else(|| {
             anyhow::anyhow!("this key ring only verifies tokens (it was built from a JWKS)")
@@ -209,7 +209,7 @@ impl Verifier {
             return Err(TokenError::Malformed);
         }
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != self.keys.alg().algorithm() {
+        if header.alg != algorithm(self.keys.alg()) {
             return Err(TokenError::BadHeader("alg"));
         }
         if !header.typ.as_deref().is_some_and(|t| {

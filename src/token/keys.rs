@@ -12,44 +12,16 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use crate::domain::JwtAlg;
 use crate::store::{Store, StoredKey};
 
-/// The signing algorithms authgate can be configured with; exactly one is accepted at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-pub enum JwtAlg {
-    /// Ed25519 (default): small, fast, no parameter choices to get wrong.
-    #[value(name = "EdDSA")]
-    EdDSA,
-    /// ECDSA P-256 with SHA-256.
-    #[value(name = "ES256")]
-    ES256,
-    /// RSA 2048 PKCS#1 v1.5 with SHA-256.
-    #[value(name = "RS256")]
-    RS256,
-    /// HMAC-SHA256 with a shared secret, for services written like the tutorials.
-    #[value(name = "HS256")]
-    HS256,
-}
-
-impl JwtAlg {
-    /// The jsonwebtoken algorithm.
-    pub fn algorithm(self) -> Algorithm {
-        match self {
-            JwtAlg::EdDSA => Algorithm::EdDSA,
-            JwtAlg::ES256 => Algorithm::ES256,
-            JwtAlg::RS256 => Algorithm::RS256,
-            JwtAlg::HS256 => Algorithm::HS256,
-        }
-    }
-
-    /// The JOSE name.
-    pub fn name(self) -> &'static str {
-        match self {
-            JwtAlg::EdDSA => "EdDSA",
-            JwtAlg::ES256 => "ES256",
-            JwtAlg::RS256 => "RS256",
-            JwtAlg::HS256 => "HS256",
-        }
+/// The jsonwebtoken algorithm for `alg`.
+pub(crate) fn algorithm(alg: JwtAlg) -> Algorithm {
+    match alg {
+        JwtAlg::EdDSA => Algorithm::EdDSA,
+        JwtAlg::ES256 => Algorithm::ES256,
+        JwtAlg::RS256 => Algorithm::RS256,
+        JwtAlg::HS256 => Algorithm::HS256,
     }
 }
 
@@ -220,7 +192,7 @@ pub fn generate(alg: JwtAlg, now: i64) -> anyhow::Result<StoredKey> {
         }
         JwtAlg::HS256 => bail!("HS256 keys come from AUTHGATE_JWT_SECRET, not the key store"),
     };
-    let mut jwk = Jwk::from_encoding_key(&encoding_key(alg, &der), alg.algorithm())?;
+    let mut jwk = Jwk::from_encoding_key(&encoding_key(alg, &der), algorithm(alg))?;
     let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
     jwk.common.key_id = Some(kid.clone());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);

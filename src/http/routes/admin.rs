@@ -7,17 +7,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
 
-use crate::audit::{Actor, EventKind};
-use crate::error::{Error, Problem, Result};
+use crate::domain::Actor;
+use crate::service::EventKind;
+use crate::http::problem::Problem;
+use crate::service::{Error, Result};
 use crate::http::dto::{
     AdminUserPatch, AuditEntry, AuditListQuery, AuditPage, RoleList, RoleResponse, UserListQuery,
     UserPage,
 };
-use crate::http::extract::{Admin, CurrentUser, Moderator, RequireRole};
+use crate::http::extract::{Admin, Moderator, RequireRole};
+use crate::service::CurrentUser;
 use crate::http::json::AppJson;
-use crate::service::{ClientInfo, User, UserChanges};
-use crate::state::AuthState;
-use crate::store::{AuditQuery, UserQuery};
+use crate::domain::ClientInfo;
+use crate::http::dto::UserBody;
+use crate::service::UserChanges;
+use crate::service::AuthState;
+use crate::service::{AuditQuery, UserQuery};
 
 /// A query of the wrong type is a problem+json 422 like any other bad field, not axum's plain text.
 fn query_or_422<T>(query: std::result::Result<Query<T>, QueryRejection>) -> Result<Query<T>> {
@@ -85,32 +90,33 @@ pub async fn list_users(
     } else {
         None
     };
+    let items = items.into_iter().map(UserBody::from).collect();
     Ok(Json(UserPage { items, next }))
 }
 
 /// One user. **Required role:** moderator or admin.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = User), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = UserBody), (status = 404, body = Problem)))]
 pub async fn get_user(
     State(auth): State<AuthState>,
     _: RequireRole<Moderator>,
     Path(id): Path<String>,
-) -> Result<Json<User>> {
-    Ok(Json(auth.user(user_id(&id)?).await?))
+) -> Result<Json<UserBody>> {
+    Ok(Json(auth.user(user_id(&id)?).await?.into()))
 }
 
 /// Change roles (admins only) or activation. Takes effect on the user's next request.
 /// **Required role:** admin; moderator for `is_active` of non-admins.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AdminUserPatch,
-    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Moderator>,
     client: ClientInfo,
     Path(id): Path<String>,
     AppJson(patch): AppJson<AdminUserPatch>,
-) -> Result<Json<User>> {
+) -> Result<Json<UserBody>> {
     let id = user_id(&id)?;
     if id == actor.id && patch.is_active == Some(false) {
         return Err(Error::field("is_active", "you cannot deactivate yourself"));
@@ -119,10 +125,10 @@ pub async fn update_user(
         roles: patch.roles,
         is_active: patch.is_active,
     };
-    Ok(Json(
-        auth.update_user_by(id, changes, &self::actor(&actor, client))
-            .await?,
-    ))
+    let user = auth
+        .update_user(id, changes, &self::actor(&actor, client))
+        .await?;
+    Ok(Json(user.into()))
 }
 
 /// Delete a user and end all their sessions. **Required role:** admin.
@@ -138,7 +144,7 @@ pub async fn delete_user(
     if id == actor.id {
         return Err(Error::field("id", "you cannot delete yourself"));
     }
-    auth.delete_user_by(id, &self::actor(&actor, client))
+    auth.delete_user(id, &self::actor(&actor, client))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

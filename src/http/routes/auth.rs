@@ -7,16 +7,19 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{Error, OAuthError, OAuthErrorCode, Problem, Result};
+use crate::http::oauth::{OAuthError, OAuthErrorCode};
+use crate::http::problem::Problem;
+use crate::service::{Error, Result};
 use crate::http::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm};
-use crate::http::extract::CurrentUser;
+use crate::service::CurrentUser;
 use crate::http::json::AppJson;
-use crate::service::{ClientInfo, TokenResponse, User};
-use crate::state::AuthState;
+use crate::domain::ClientInfo;
+use crate::http::dto::{TokenResponse, UserBody};
+use crate::service::AuthState;
 
 /// Token responses must never be cached (RFC 6749 §5.1).
-pub(crate) fn no_store(tokens: TokenResponse) -> Response {
-    let mut response = Json(tokens).into_response();
+pub(crate) fn no_store(tokens: impl Into<TokenResponse>) -> Response {
+    let mut response = Json(tokens.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -28,18 +31,18 @@ pub(crate) fn no_store(tokens: TokenResponse) -> Response {
 /// New accounts get the `user` role only; `roles`, `is_active` and other extra fields are
 /// ignored. **Required role:** none.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = User), (status = 409, body = Problem, description = "e-mail or username taken"),
+    responses((status = 201, body = UserBody), (status = 409, body = Problem, description = "e-mail or username taken"),
               (status = 422, body = Problem, description = "invalid fields, or a password that is too short, too common, or your e-mail/username"),
               (status = 429, body = Problem, description = "too many registrations from this client; see Retry-After")))]
 pub async fn register(
     State(auth): State<AuthState>,
     client: ClientInfo,
     AppJson(req): AppJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<User>)> {
+) -> Result<(StatusCode, Json<UserBody>)> {
     let user = auth
         .register(&req.email, req.password, req.username.as_deref(), &client)
         .await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// The OAuth2 token endpoint (RFC 6749), form-encoded.
@@ -113,8 +116,9 @@ async fn token_grant(
         "password" => Ok(auth
             .login(require("username")?, require("password")?, false, client)
             .await
-            .map_err(oauth_login_error)?),
-        "refresh_token" => Ok(auth.refresh(require("refresh_token")?, &client).await?),
+            .map_err(oauth_login_error)?
+            .into()),
+        "refresh_token" => Ok(auth.refresh(require("refresh_token")?, &client).await?.into()),
         other => Err(OAuthError::new(
             UnsupportedGrantType,
             format!("grant_type {other:?} is not supported; use password or refresh_token"),

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{Error, Problem};
-use crate::state::AuthState;
+use crate::http::problem::Problem;
+use crate::service::Error;
+use crate::service::AuthState;
 
 /// The public signing keys (RFC 7517). Never contains private or symmetric keys.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
@@ -67,7 +68,6 @@ pub async fn healthz() -> &'static str {
 /// Readiness: the database answers. 503 when it does not.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200), (status = 503, body = Problem)))]
 pub async fn readyz(State(auth): State<AuthState>) -> Result<&'static str, Error> {
-    let store = auth.store().ok_or(Error::Unavailable)?;
-    store.ping().await.map_err(|_| Error::Unavailable)?;
+    auth.ping_database().await?;
     Ok("ready")
 }

@@ -6,39 +6,41 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
-use crate::error::{Error, Problem, Result};
+use crate::http::problem::Problem;
+use crate::service::{Error, Result};
 use crate::http::dto::{ChangePasswordRequest, SessionList, SessionResponse, UpdateMeRequest};
-use crate::http::extract::CurrentUser;
+use crate::service::CurrentUser;
 use crate::http::json::AppJson;
 use crate::http::routes::auth::no_store;
-use crate::service::{ClientInfo, TokenResponse, User};
-use crate::state::AuthState;
+use crate::domain::ClientInfo;
+use crate::http::dto::{TokenResponse, UserBody};
+use crate::service::AuthState;
 
 /// The caller's account. **Required role:** any signed-in user.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = Problem)))]
-pub async fn me(State(auth): State<AuthState>, user: CurrentUser) -> Result<Json<User>> {
+    responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
+pub async fn me(State(auth): State<AuthState>, user: CurrentUser) -> Result<Json<UserBody>> {
     // The database is the truth for the profile (roles included); a user deleted since the
     // token was issued is simply no longer authenticated.
     let me = auth.user(user.id).await.map_err(|e| match e {
         Error::NotFound(_) => Error::Unauthenticated { token_sent: true },
         other => other,
     })?;
-    Ok(Json(me))
+    Ok(Json(me.into()))
 }
 
 /// Change the caller's username (null removes it). **Required role:** any signed-in user.
 #[utoipa::path(patch, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])), request_body = UpdateMeRequest,
-    responses((status = 200, body = User), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserBody), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_me(
     State(auth): State<AuthState>,
     user: CurrentUser,
     AppJson(req): AppJson<UpdateMeRequest>,
-) -> Result<Json<User>> {
+) -> Result<Json<UserBody>> {
     let username = req.username.ok_or_else(|| {
         Error::field("username", "required: a new username, or null to remove it")
     })?;
-    Ok(Json(auth.set_username(user.id, username.as_deref()).await?))
+    Ok(Json(auth.set_username(user.id, username.as_deref()).await?.into()))
 }
 
 /// Change the password. Every session of the caller ends; the response is a fresh token pair

@@ -1,17 +1,14 @@
-//! One error type for the whole crate and the one place that turns it into HTTP.
-//!
-//! Resource endpoints answer RFC 9457 `application/problem+json` with a stable `code`; the OAuth2
-//! token endpoint answers RFC 6749 §5.2 instead (see [`OAuthError`]). 5xx bodies are always opaque:
-//! the cause is attached to the response extensions and logged once by a middleware.
+//! One error type for everything authgate does, with its HTTP status and stable code. How it
+//! is written on the wire is the HTTP layer's business (`crate::http::problem` for RFC 9457
+//! bodies, `crate::http::oauth` for the token endpoint's RFC 6749 errors).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::hashing::HashError;
 use crate::store::StoreError;
 
 /// Field name → human-readable messages, for 422 answers.
@@ -29,9 +26,14 @@ pub enum Error {
     /// A valid refresh token was required and not given.
     #[error("invalid or expired refresh token")]
     InvalidRefreshToken,
-    /// Authenticated but lacking the role.
+    /// Authenticated, but not allowed to do this (a missing role, a moderator acting on an
+    /// admin).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The right password for an account an admin has deactivated. Answered only to someone
+    /// who knows the password.
+    #[error("this account is deactivated")]
+    Deactivated,
     /// No such resource.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -116,21 +118,6 @@ pub enum ErrorCode {
     InternalError,
 }
 
-/// RFC 9457 problem details, as sent on the wire.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// A URI reference naming the problem type (`about:blank`: the status says it all).
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    pub code: ErrorCode,
-    /// Per-field messages, present on 422 only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<FieldErrors>,
-}
-
 impl Error {
     /// One-field validation error.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
@@ -145,7 +132,7 @@ impl Error {
             Error::InvalidCredentials
             | Error::Unauthenticated { .. }
             | Error::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::Deactivated => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
@@ -166,7 +153,7 @@ impl Error {
             Error::InvalidCredentials => ErrorCode::InvalidCredentials,
             Error::Unauthenticated { .. } => ErrorCode::InvalidToken,
             Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
-            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::Forbidden(_) | Error::Deactivated => ErrorCode::Forbidden,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Error::Conflict(_) => ErrorCode::Conflict,
@@ -193,11 +180,11 @@ impl From<StoreError> for Error {
     }
 }
 
-impl From<crate::password::HashError> for Error {
-    fn from(e: crate::password::HashError) -> Self {
+impl From<HashError> for Error {
+    fn from(e: HashError) -> Self {
         match e {
-            crate::password::HashError::Busy => Error::Overloaded,
-            crate::password::HashError::Failed(e) => Error::Internal(e),
+            HashError::Busy => Error::Overloaded,
+            HashError::Failed(e) => Error::Internal(e),
         }
     }
 }
@@ -211,152 +198,5 @@ impl Error {
             Error::Unavailable => Some(5),
             _ => None,
         }
-    }
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        // SECURITY: server-side failures never describe themselves to the client.
-        let detail = if status.is_server_error() {
-            match self {
-                Error::Unavailable => {
-                    "the service is temporarily unavailable; retry shortly".to_owned()
-                }
-                Error::Overloaded => self.to_string(),
-                _ => "internal error".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
-        let errors = match &self {
-            Error::Validation(fields) => Some(fields.clone()),
-            _ => None,
-        };
-        let body = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail,
-            code: self.code(),
-            errors,
-        };
-        let mut response = (status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if let Error::Unauthenticated { token_sent } = self {
-            let challenge = if token_sent {
-                r#"Bearer error="invalid_token", error_description="the access token is missing, malformed, expired or revoked""#
-            } else {
-                "Bearer"
-            };
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-        }
-        if let Some(secs) = self.retry_after() {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if status.is_server_error() && !matches!(self, Error::Overloaded) {
-            response.extensions_mut().insert(Arc::new(self));
-        }
-        response
-    }
-}
-
-/// RFC 6749 §5.2 error codes for the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuthErrorCode {
-    InvalidRequest,
-    /// Not in RFC 6749: a rate limit or account lock (HTTP 429 with `Retry-After`).
-    SlowDown,
-    InvalidGrant,
-    UnsupportedGrantType,
-    TemporarilyUnavailable,
-    ServerError,
-}
-
-/// RFC 6749 §5.2 error body, used by `POST /auth/token` only.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthError {
-    pub error: OAuthErrorCode,
-    pub error_description: String,
-    /// Sent as `Retry-After`, not in the body.
-    #[serde(skip)]
-    pub retry_after: Option<u64>,
-}
-
-impl OAuthError {
-    /// Build an error with a description a person can act on.
-    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
-        Self {
-            error,
-            error_description: description.into(),
-            retry_after: None,
-        }
-    }
-}
-
-impl From<Error> for OAuthError {
-    fn from(e: Error) -> Self {
-        use OAuthErrorCode::*;
-        match e {
-            Error::InvalidCredentials => Self::new(InvalidGrant, "invalid username or password"),
-            Error::InvalidRefreshToken => {
-                Self::new(InvalidGrant, "invalid or expired refresh token")
-            }
-            Error::Validation(_)
-            | Error::BadRequest(_)
-            | Error::UnsupportedMediaType(_)
-            | Error::PayloadTooLarge => Self::new(InvalidRequest, e.to_string()),
-            Error::Unavailable | Error::Overloaded => Self {
-                retry_after: e.retry_after(),
-                ..Self::new(TemporarilyUnavailable, e.to_string())
-            },
-            Error::TooManyRequests { .. } => Self {
-                retry_after: e.retry_after(),
-                ..Self::new(SlowDown, e.to_string())
-            },
-            other => {
-                tracing::error!(error = %other, "token endpoint failed");
-                Self::new(ServerError, "internal error")
-            }
-        }
-    }
-}
-
-impl OAuthError {
-    /// The response with a status other than the one the error code implies (e.g. 413).
-    pub fn with_status(self, status: StatusCode) -> Response {
-        let mut response = self.into_response();
-        *response.status_mut() = status;
-        response
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let status = match self.error {
-            OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            OAuthErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
-            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        let retry_after = self
-            .retry_after
-            .or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(5));
-        let mut response = (status, axum::Json(self)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if let Some(secs) = retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
     }
 }

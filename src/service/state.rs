@@ -1,23 +1,27 @@
 //! `AuthState`: everything a request needs, cheap to clone, no globals.
 //!
 //! A full state (built by [`AuthState::build`]) issues and verifies tokens and owns the store. A
-//! verify-only state ([`AuthState::from_jwks_url`]) trusts a separate authgate server's JWKS: it
-//! serves the extractors only, and cannot see that server's revocations (its tokens stay valid
-//! until they expire, at most the access-token lifetime).
+//! verify-only state (`AuthState::from_jwks_url`, in `remote`) trusts a separate authgate
+//! server's JWKS: it serves the extractors only, and cannot see that server's revocations (its
+//! tokens stay valid until they expire, at most the access-token lifetime).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{Context, bail};
-use jsonwebtoken::jwk::JwkSet;
 use uuid::Uuid;
 
+use super::error::{Error, Result};
+use super::remote::Remote;
 use crate::clock::Clock;
-use crate::guard::{AbusePolicy, MemoryBuckets};
-use crate::password::Hasher;
+use crate::config::Settings;
+use crate::domain::JwtAlg;
+use crate::domain::abuse::{AbusePolicy, MemoryBuckets};
+use crate::domain::LockoutPolicy;
+use crate::hashing::Hasher;
 use crate::revocation::Revocations;
 use crate::store::Store;
-use crate::token::{JwtAlg, KeyRing, Verifier, refresh};
+use crate::token::{KeyRing, Verifier, refresh};
 
 /// Lifetimes and limits of a running server (seconds unless noted).
 #[derive(Debug, Clone)]
@@ -57,12 +61,12 @@ pub struct AuthState {
 pub(crate) struct Inner {
     pub verifier: RwLock<Arc<Verifier>>,
     pub clock: Clock,
-    pub server: Option<Server>,
+    pub issuer: Option<Issuer>,
     pub remote: Option<Remote>,
 }
 
-/// The parts only a token-issuing server has.
-pub(crate) struct Server {
+/// The parts only a token-issuing authgate has (a verify-only state has none).
+pub(crate) struct Issuer {
     pub store: Arc<dyn Store>,
     pub hasher: Hasher,
     pub revocations: Revocations,
@@ -70,18 +74,8 @@ pub(crate) struct Server {
     pub rotation_key: Vec<u8>,
     /// session → last time its activity was written.
     pub activity: Mutex<HashMap<Uuid, i64>>,
-    /// Per-IP refresh buckets (in memory; see `crate::guard`).
+    /// Per-IP refresh buckets (in memory; see `super::abuse`).
     pub refresh_buckets: MemoryBuckets,
-}
-
-/// A verify-only state's link to the issuing server.
-pub(crate) struct Remote {
-    pub jwks_url: String,
-    pub alg: JwtAlg,
-    pub issuer: String,
-    pub audience: String,
-    pub leeway: i64,
-    pub last_fetch: Mutex<i64>,
 }
 
 impl AuthState {
@@ -110,7 +104,7 @@ impl AuthState {
             cfg.hash_concurrency,
             cfg.hash_queue,
         )?;
-        let server = Server {
+        let issuer = Issuer {
             store,
             hasher,
             revocations,
@@ -123,11 +117,63 @@ impl AuthState {
             inner: Arc::new(Inner {
                 verifier: RwLock::new(Arc::new(verifier)),
                 clock,
-                server: Some(server),
+                issuer: Some(issuer),
                 remote: None,
             }),
         })
     }
+
+    /// Proxies whose forwarding headers are believed (none for a verify-only state).
+    pub(crate) fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+        self.inner
+            .issuer
+            .as_ref()
+            .map_or(&[], |s| s.cfg.abuse.trusted_proxies.as_slice())
+    }
+
+    /// The clock (tests move it).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The token verifier currently in force.
+    pub(crate) fn verifier(&self) -> Arc<Verifier> {
+        self.inner
+            .verifier
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A full state for `settings`, for host apps that mount authgate into their own router:
+    /// opens and migrates the configured database, loads or creates the signing keys.
+    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Self::from_settings_with_clock(settings, Clock::default()).await
+    }
+
+    /// As [`AuthState::from_settings`], with a clock the caller can move (tests).
+    pub async fn from_settings_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = open_store(settings).await?;
+        let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
+        Self::build(auth_config(settings), store, secret, clock).await
+    }
+
+    /// Open the configured database and apply its migrations (`authgate migrate`).
+    pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+        settings.validate()?;
+        open_store(settings).await.map(drop)
+    }
+
+    /// The issuing half of the state; an error in a verify-only state.
+    pub(crate) fn issuer(&self) -> Result<&Issuer> {
+        self.inner.issuer.as_ref().ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "this AuthState verifies tokens only; it cannot serve the authgate API"
+            ))
+        })
+    }
+
 
     /// A verify-only state trusting the authgate server whose JWKS is at `jwks_url`.
     /// Unknown `kid`s trigger a re-fetch (at most once a minute), so key rotation is picked up.
@@ -154,44 +200,9 @@ impl AuthState {
             inner: Arc::new(Inner {
                 verifier: RwLock::new(Arc::new(verifier)),
                 clock,
-                server: None,
+                issuer: None,
                 remote: Some(remote),
             }),
-        })
-    }
-
-    /// Proxies whose forwarding headers are believed (none for a verify-only state).
-    pub fn trusted_proxies(&self) -> &[ipnet::IpNet] {
-        self.inner
-            .server
-            .as_ref()
-            .map_or(&[], |s| s.cfg.abuse.trusted_proxies.as_slice())
-    }
-
-    /// The clock (tests move it).
-    pub fn clock(&self) -> &Clock {
-        &self.inner.clock
-    }
-
-    /// The token verifier currently in force.
-    pub fn verifier(&self) -> Arc<Verifier> {
-        self.inner
-            .verifier
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// The store, for host apps that keep their own data beside authgate's.
-    pub fn store(&self) -> Option<&Arc<dyn Store>> {
-        self.inner.server.as_ref().map(|s| &s.store)
-    }
-
-    pub(crate) fn server(&self) -> crate::Result<&Server> {
-        self.inner.server.as_ref().ok_or_else(|| {
-            crate::Error::Internal(anyhow::anyhow!(
-                "this AuthState verifies tokens only; it cannot serve the authgate API"
-            ))
         })
     }
 
@@ -225,27 +236,49 @@ impl AuthState {
     }
 }
 
-impl Remote {
-    async fn fetch(&self) -> anyhow::Result<Verifier> {
-        crate::install_tls_provider();
-        let jwks: JwkSet = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .build()?
-            .get(&self.jwks_url)
-            .send()
-            .await
-            .with_context(|| format!("could not fetch the JWKS at {}", self.jwks_url))?
-            .error_for_status()?
-            .json()
-            .await
-            .context("the JWKS is not valid JSON")?;
-        let keys = KeyRing::from_jwks(self.alg, &jwks)?;
-        Ok(Verifier::new(
-            Arc::new(keys),
-            &self.issuer,
-            &self.audience,
-            self.leeway,
-        ))
+/// Open the configured database and apply migrations.
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url()?;
+    let store = crate::store::connect(&url).await?;
+    store
+        .migrate()
+        .await
+        .context("applying migrations failed")?;
+    Ok(store)
+}
+
+/// The lifetimes and limits a server runs with, from its settings.
+fn auth_config(settings: &Settings) -> AuthConfig {
+    AuthConfig {
+        issuer: settings.issuer(),
+        audience: settings.audience.clone(),
+        alg: settings.jwt_alg,
+        access_ttl: settings.access_ttl,
+        refresh_ttl: settings.refresh_ttl,
+        remember_me_ttl: settings.remember_me_ttl,
+        refresh_grace: settings.refresh_grace,
+        leeway: settings.leeway,
+        activity_interval: 60,
+        argon2_memory_kib: settings.argon2_memory_kib,
+        argon2_iterations: settings.argon2_iterations,
+        hash_concurrency: settings
+            .hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        hash_queue: settings.hash_queue,
+        min_password_length: settings.min_password_length,
+        abuse: AbusePolicy {
+            login: settings.login_rate_limit.rate(),
+            register: settings.register_rate_limit.rate(),
+            refresh: settings.refresh_rate_limit.rate(),
+            lockout: (settings.lockout_threshold > 0).then_some(LockoutPolicy {
+                threshold: settings.lockout_threshold,
+                first_lock: settings.lockout_duration,
+                max_lock: settings.lockout_max,
+            }),
+            trusted_proxies: settings.trusted_proxies.clone(),
+        },
+        audit_retention: settings.audit_retention,
+        max_sessions_per_user: settings.max_sessions_per_user,
     }
 }
 

@@ -5,9 +5,9 @@
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::error::Result;
-use crate::service::ClientInfo;
-use crate::state::AuthState;
+use super::error::Result;
+use super::state::AuthState;
+use crate::domain::{Actor, ClientInfo};
 use crate::store::{AuditEvent, AuditQuery, AuditRecord};
 
 /// What happened. The string form is what `GET /admin/audit?type=` filters on.
@@ -78,55 +78,78 @@ impl EventKind {
     }
 }
 
-/// Who did something and from where: the request's client, and the acting user when it is not
-/// the user the event is about (an admin). The CLI acts as [`Actor::system`].
-#[derive(Debug, Clone, Default)]
-pub struct Actor {
-    pub id: Option<Uuid>,
-    pub is_admin: bool,
-    pub client: ClientInfo,
+/// One security event, before it is stored: what happened, to which account, by whom (when an
+/// admin acts on someone else), from which client.
+#[derive(Debug)]
+pub(crate) struct Event<'a> {
+    kind: EventKind,
+    user: Option<Uuid>,
+    actor: Option<Uuid>,
+    client: &'a ClientInfo,
+    detail: String,
 }
 
-impl Actor {
-    /// The operator at the command line: an admin with no account and no IP.
-    pub fn system() -> Self {
+impl<'a> Event<'a> {
+    /// `kind`, seen from `client`, about no account yet.
+    pub(crate) fn new(kind: EventKind, client: &'a ClientInfo) -> Self {
         Self {
-            id: None,
-            is_admin: true,
-            client: ClientInfo::default(),
+            kind,
+            user: None,
+            actor: None,
+            client,
+            detail: String::new(),
         }
+    }
+
+    /// The account the event is about (`None`: an unknown login name).
+    pub(crate) fn user(mut self, user: impl Into<Option<Uuid>>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// Done by `actor` (an admin, a moderator or the CLI), from the actor's client.
+    pub(crate) fn by(mut self, actor: &'a Actor) -> Self {
+        self.actor = actor.id;
+        self.client = &actor.client;
+        self
+    }
+
+    /// A short, secret-free detail.
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
     }
 }
 
 impl AuthState {
     /// Record a security event. A failure to store it is logged, never fatal: an unreachable
     /// database already fails the request that caused the event.
-    pub(crate) async fn audit(
-        &self,
-        kind: EventKind,
-        user_id: Option<Uuid>,
-        actor_id: Option<Uuid>,
-        client: &ClientInfo,
-        detail: String,
-    ) {
-        info!(event = kind.as_str(), user_id = ?user_id, actor_id = ?actor_id, ip = ?client.ip, detail, "security event");
-        let Ok(server) = self.server() else { return };
-        let event = AuditEvent {
+    pub(crate) async fn audit(&self, event: Event<'_>) {
+        let Event {
+            kind,
+            user,
+            actor,
+            client,
+            detail,
+        } = event;
+        info!(event = kind.as_str(), user_id = ?user, actor_id = ?actor, ip = ?client.ip, detail, "security event");
+        let Ok(issuer) = self.issuer() else { return };
+        let record = AuditEvent {
             at: self.clock().now(),
             event: kind.as_str().to_owned(),
-            user_id,
-            actor_id,
+            user_id: user,
+            actor_id: actor,
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             detail,
         };
-        if let Err(e) = server.store.record_event(&event).await {
+        if let Err(e) = issuer.store.record_event(&record).await {
             warn!(error = %e, event = kind.as_str(), "could not store an audit event");
         }
     }
 
     /// One page of the audit log, oldest first.
-    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
-        Ok(self.server()?.store.list_events(query).await?)
+    pub(crate) async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        Ok(self.issuer()?.store.list_events(query).await?)
     }
 }

@@ -1,0 +1,227 @@
+//! The shapes of abuse resistance: rates, the lockout policy, the limits a server enforces, and
+//! the in-memory GCRA buckets. Pure values and arithmetic; the service applies them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use super::parse_duration;
+
+/// The defaults, written once: `Settings` uses them as its flag defaults and
+/// [`AbusePolicy::default`] parses them.
+pub mod defaults {
+    /// Password attempts per client IP.
+    pub const LOGIN_RATE: &str = "30/5m";
+    /// Registrations per client IP.
+    pub const REGISTER_RATE: &str = "20/1h";
+    /// Refreshes per client IP (per instance).
+    pub const REFRESH_RATE: &str = "150/5m";
+    /// Consecutive failures that lock an account.
+    pub const LOCKOUT_THRESHOLD: i64 = 5;
+    /// The first lock, as a duration.
+    pub const LOCKOUT_DURATION: &str = "1m";
+    /// The longest lock, as a duration.
+    pub const LOCKOUT_MAX: &str = "15m";
+}
+
+/// `N/DURATION` (e.g. `30/5m`: 30 at once, 30 per five minutes sustained) or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit(pub Option<(u32, i64)>);
+
+impl RateLimit {
+    /// Parse `30/5m` or `off`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(RateLimit(None));
+        }
+        let (count, period) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not a rate like 30/5m (or off)"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{s:?}: the count must be a positive whole number"))?;
+        Ok(RateLimit(Some((count, parse_duration(period)?))))
+    }
+
+    /// The limit as the store applies it; `None` when off.
+    pub fn rate(&self) -> Option<Rate> {
+        self.0.map(|(count, period)| Rate::per(count, period))
+    }
+}
+
+/// A limit on how often something may happen, as the store applies it (GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Milliseconds between two events at the sustained rate (`period / count`).
+    pub interval_ms: i64,
+    /// The window: up to `count` events may arrive at once, `count` per `period` sustained.
+    pub period_ms: i64,
+}
+
+impl Rate {
+    /// `count` at once and `count` per `period_secs` sustained.
+    pub fn per(count: u32, period_secs: i64) -> Self {
+        Self {
+            interval_ms: (period_secs * 1000 / i64::from(count.max(1))).max(1),
+            period_ms: period_secs * 1000,
+        }
+    }
+}
+
+/// The account-lockout policy, as the store applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account.
+    pub threshold: i64,
+    /// Seconds the first lock lasts; each further lock lasts twice as long...
+    pub first_lock: i64,
+    /// ...up to this many seconds.
+    pub max_lock: i64,
+}
+
+/// Which per-IP limit a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Login,
+    Register,
+    Refresh,
+}
+
+impl Limit {
+    /// The name used in bucket keys and audit details.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Login => "login",
+            Limit::Register => "register",
+            Limit::Refresh => "refresh",
+        }
+    }
+}
+
+/// The limits a server enforces. [`AbusePolicy::default`] is the secure default, the same as
+/// `Settings`' defaults (both read [`defaults`]).
+#[derive(Debug, Clone)]
+pub struct AbusePolicy {
+    pub login: Option<Rate>,
+    pub register: Option<Rate>,
+    pub refresh: Option<Rate>,
+    /// `None`: accounts are never locked.
+    pub lockout: Option<LockoutPolicy>,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl AbusePolicy {
+    /// The rate for `limit`, `None` when that limit is off.
+    pub fn rate(&self, limit: Limit) -> Option<Rate> {
+        match limit {
+            Limit::Login => self.login,
+            Limit::Register => self.register,
+            Limit::Refresh => self.refresh,
+        }
+    }
+}
+
+impl Default for AbusePolicy {
+    fn default() -> Self {
+        let rate = |s: &str| RateLimit::parse(s).ok().and_then(|r| r.rate());
+        let secs = |s: &str| parse_duration(s).unwrap_or(60);
+        Self {
+            login: rate(defaults::LOGIN_RATE),
+            register: rate(defaults::REGISTER_RATE),
+            refresh: rate(defaults::REFRESH_RATE),
+            lockout: Some(LockoutPolicy {
+                threshold: defaults::LOCKOUT_THRESHOLD,
+                first_lock: secs(defaults::LOCKOUT_DURATION),
+                max_lock: secs(defaults::LOCKOUT_MAX),
+            }),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// GCRA buckets in memory, for the refresh limit.
+#[derive(Debug, Default)]
+pub struct MemoryBuckets(Mutex<HashMap<IpAddr, i64>>);
+
+impl MemoryBuckets {
+    /// The same rule as the SQL store's `take`: `None` when allowed, else milliseconds to wait.
+    pub fn take(&self, ip: IpAddr, rate: Rate, now_ms: i64) -> Option<i64> {
+        let mut buckets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tat = buckets.get(&ip).copied().unwrap_or(now_ms).max(now_ms) + rate.interval_ms;
+        if tat - now_ms > rate.period_ms {
+            return Some((tat - rate.period_ms - now_ms).max(1));
+        }
+        buckets.insert(ip, tat);
+        None
+    }
+
+    /// Forget buckets that have drained (called by housekeeping).
+    pub fn purge(&self, now_ms: i64) {
+        let mut buckets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        buckets.retain(|_, tat| *tat > now_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_buckets_allow_a_burst_then_the_sustained_rate() {
+        let rate = Rate {
+            interval_ms: 1000,
+            period_ms: 3000,
+        };
+        let b = MemoryBuckets::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(b.take(ip, rate, 10_000), None);
+        }
+        assert_eq!(
+            b.take(ip, rate, 10_000),
+            Some(1000),
+            "the fourth waits one interval"
+        );
+        assert_eq!(
+            b.take("192.0.2.2".parse().unwrap(), rate, 10_000),
+            None,
+            "per IP"
+        );
+        assert_eq!(b.take(ip, rate, 11_000), None, "one more after an interval");
+        assert!(b.take(ip, rate, 11_000).is_some());
+        b.purge(20_000);
+        assert!(b.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn rate_limits() {
+        assert_eq!(RateLimit::parse("30/5m"), Ok(RateLimit(Some((30, 300)))));
+        assert_eq!(RateLimit::parse("off"), Ok(RateLimit(None)));
+        let rate = RateLimit::parse("4/1s").unwrap().rate().unwrap();
+        assert_eq!((rate.interval_ms, rate.period_ms), (250, 1000));
+        for bad in ["", "30", "0/1m", "-1/1m", "x/1m", "30/", "30/5x"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_policy_is_the_settings_default() {
+        let policy = AbusePolicy::default();
+        assert_eq!(policy.login, Some(Rate::per(30, 300)));
+        assert_eq!(policy.register, Some(Rate::per(20, 3600)));
+        assert_eq!(policy.refresh, Some(Rate::per(150, 300)));
+        let lockout = policy.lockout.unwrap();
+        assert_eq!((lockout.threshold, lockout.first_lock, lockout.max_lock), (5, 60, 900));
+    }
+}

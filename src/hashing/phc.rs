@@ -1,0 +1,107 @@
+//! The stored password formats: argon2 PHC strings (ours, and weaker ones to upgrade) and
+//! passlib's bcrypt (`$2b$`, `$2a$`, `$2y$`), and the rule for when a match needs a new hash.
+
+use anyhow::anyhow;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use rand::RngCore;
+
+use super::Verdict;
+
+/// Upper bounds on parameters read back from stored hashes: a corrupt or hostile row must not
+/// make us allocate gigabytes or spin for minutes.
+const MAX_M_KIB: u32 = 1024 * 1024;
+const MAX_T: u32 = 10;
+const MAX_P: u32 = 16;
+
+/// A fresh PHC string for `password` under `argon`'s parameters, computed in `memory`.
+pub(super) fn hash_new(argon: &Argon2<'_>, password: &[u8], memory: &mut [Block]) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    argon
+        .hash_password_into_with_memory(password, &salt, &mut out, &mut *memory)
+        .map_err(|e| anyhow!("argon2: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(|e| anyhow!("argon2: {e}"))?,
+        salt: Some(Salt::new(&salt).map_err(|e| anyhow!("argon2: {e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow!("argon2: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// The synchronous check, for one stored hash of any supported kind.
+pub(super) fn check(argon: &Argon2<'static>, password: &str, stored: &str, memory: &mut [Block]) -> Verdict {
+    if stored.starts_with("$2b$") || stored.starts_with("$2a$") || stored.starts_with("$2y$") {
+        // SECURITY: non-truncating: bcrypt ignores bytes past 72; a longer password must not match.
+        return match bcrypt::non_truncating_verify(password, stored) {
+            Ok(true) => rehash(argon, password, memory),
+            _ => Verdict::Mismatch,
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verdict::Mismatch;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return Verdict::Mismatch;
+    };
+    if params.m_cost() > MAX_M_KIB || params.t_cost() > MAX_T || params.p_cost() > MAX_P {
+        return Verdict::Mismatch;
+    }
+    if !argon2_matches(&parsed, &params, password, memory) {
+        return Verdict::Mismatch;
+    }
+    let current = argon.params();
+    let weaker = params.m_cost() < current.m_cost() || params.t_cost() < current.t_cost();
+    if weaker || parsed.algorithm.as_str() != "argon2id" {
+        rehash(argon, password, memory)
+    } else {
+        Verdict::Match
+    }
+}
+
+/// Recompute an argon2 PHC hash with its own algorithm, version, parameters and salt, and
+/// compare in constant time. Uses the slot's memory when it is large enough (always, for hashes
+/// made with the current parameters), else allocates for this one check.
+fn argon2_matches(
+    parsed: &PasswordHash,
+    params: &Params,
+    password: &str,
+    memory: &mut [Block],
+) -> bool {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::new(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    ) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let computed = if params.block_count() <= memory.len() {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut *memory)
+    } else {
+        argon.hash_password_into(password.as_bytes(), salt, &mut out)
+    };
+    computed.is_ok() && Output::new(&out).is_ok_and(|out| out == *expected)
+}
+
+fn rehash(argon: &Argon2<'static>, password: &str, memory: &mut [Block]) -> Verdict {
+    match hash_new(argon, password.as_bytes(), memory) {
+        Ok(h) => Verdict::MatchRehash(h),
+        Err(_) => Verdict::Match,
+    }
+}

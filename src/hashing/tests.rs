@@ -1,0 +1,191 @@
+//! The hasher against fixtures from passlib and the argon2 crate's own encoder.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use super::*;
+
+fn hasher() -> Hasher {
+    Hasher::new(19456, 2, 1, 2, 8).unwrap()
+}
+
+#[tokio::test]
+async fn argon2id_round_trip_with_owasp_parameters() {
+    let h = hasher();
+    let hash = h
+        .hash(&Password::parse("correct horse battery".into()).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert_eq!(
+        h.verify("correct horse battery", Some(&hash))
+            .await
+            .unwrap(),
+        Verdict::Match
+    );
+    assert_eq!(
+        h.verify("wrong horse battery", Some(&hash)).await.unwrap(),
+        Verdict::Mismatch
+    );
+}
+
+#[tokio::test]
+async fn passlib_bcrypt_hashes_verify_and_ask_for_an_upgrade() {
+    // Real fixtures from passlib 1.7.4 + bcrypt 4.0.1 (the tutorials' stack):
+    // CryptContext(schemes=["bcrypt"]).hash(..) (cost 12), and bcrypt.using(rounds=4, ident="2a").
+    for legacy in [
+        "$2b$12$d9KTr3pMk4yAm1p4ICBIluBS8/CY3HQlxDmlxMhbT7W2n6H9fTK1i",
+        "$2a$04$fAKhknB1rcSapZa6kHLu7.5jOmO8V4Xs.ig0Zs5hLD0dwx0oNExU.",
+    ] {
+        let verdict = hasher()
+            .verify("tutorial-password", Some(legacy))
+            .await
+            .unwrap();
+        assert!(
+            matches!(verdict, Verdict::MatchRehash(ref h) if h.starts_with("$argon2id$")),
+            "{verdict:?}"
+        );
+        assert_eq!(
+            hasher()
+                .verify("tutorial-passwore", Some(legacy))
+                .await
+                .unwrap(),
+            Verdict::Mismatch
+        );
+    }
+}
+
+#[tokio::test]
+async fn bcrypt_never_matches_on_a_72_byte_prefix() {
+    // passlib bcrypt.using(rounds=4).hash("x" * 80): bcrypt only ever saw the first 72 bytes.
+    // Verification is non-truncating, so neither 80 x's nor 72 x's plus other bytes match
+    // (the price: a legacy user with a password over 72 bytes must reset it).
+    let legacy = "$2b$04$/zH53aEe2vDnXLwpd3KzRePad68.8FasebrvKSqgOOJ2hsgmXuGFO";
+    for attempt in ["x".repeat(80), format!("{}yyyyyyyy", "x".repeat(72))] {
+        assert_eq!(
+            hasher().verify(&attempt, Some(legacy)).await.unwrap(),
+            Verdict::Mismatch
+        );
+    }
+}
+
+#[tokio::test]
+async fn corrupt_or_hostile_hashes_are_a_mismatch_not_a_panic() {
+    let h = hasher();
+    for stored in [
+        "",
+        "garbage",
+        "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$aGFzaA",
+        "$2b$12$ñññ",
+        "$argon2id$v=19$m=19456",
+    ] {
+        assert_eq!(
+            h.verify("whatever1", Some(stored)).await.unwrap(),
+            Verdict::Mismatch,
+            "{stored:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn beyond_the_queue_requests_are_shed_not_queued() {
+    let h = Hasher::new(19456, 2, 1, 1, 2).unwrap();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move { h.verify("password", None).await })
+        })
+        .collect();
+    let mut busy = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Err(HashError::Busy) => busy += 1,
+            Ok(Verdict::Mismatch) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // One hashing, two waiting: the other five are refused at once.
+    assert!(busy >= 5, "{busy} of 8 shed");
+    assert_eq!(h.waiting(), 0, "queue slots are given back");
+}
+
+#[tokio::test]
+async fn hashes_interoperate_with_the_argon2_crates_own_encoder_and_verifier() {
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
+    let h = hasher();
+    // Ours verify with the reference implementation...
+    let ours = h
+        .hash(&Password::parse("correct horse battery".into()).unwrap())
+        .await
+        .unwrap();
+    let reference = Argon2::default();
+    assert!(
+        reference
+            .verify_password(b"correct horse battery", ours.as_str())
+            .is_ok()
+    );
+    // ...and the reference's verify with ours, including weaker ones, which get upgraded.
+    let same = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19456, 2, 1, None).unwrap(),
+    );
+    let weaker = Argon2::new(
+        Algorithm::Argon2i,
+        Version::V0x13,
+        Params::new(8192, 3, 1, None).unwrap(),
+    );
+    let same = same
+        .hash_password(b"tutorial-password")
+        .unwrap()
+        .to_string();
+    let weaker = weaker
+        .hash_password(b"tutorial-password")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        h.verify("tutorial-password", Some(&same)).await.unwrap(),
+        Verdict::Match
+    );
+    assert!(matches!(
+        h.verify("tutorial-password", Some(&weaker)).await.unwrap(),
+        Verdict::MatchRehash(ref new) if new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    ));
+    for stored in [&same, &weaker] {
+        assert_eq!(
+            h.verify("tutorial-passwore", Some(stored)).await.unwrap(),
+            Verdict::Mismatch
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn hashing_runs_at_the_lowest_cpu_priority() {
+    let h = hasher();
+    let nice = h
+        .run(|_| {
+            // Field 19 of /proc/thread-self/stat is the thread's nice value.
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            after_name
+                .split(' ')
+                .nth(16)
+                .unwrap()
+                .parse::<i32>()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+    assert_eq!(nice, 19);
+}
+
+#[tokio::test]
+async fn unknown_user_is_a_mismatch() {
+    assert_eq!(
+        hasher().verify("anything", None).await.unwrap(),
+        Verdict::Mismatch
+    );
+}
