@@ -222,6 +222,9 @@ mod tests {
         assert_eq!(policy.register, Some(Rate::per(20, 3600)));
         assert_eq!(policy.refresh, Some(Rate::per(150, 300)));
         let lockout = policy.lockout.unwrap();
-        assert_eq!((lockout.threshold, lockout.first_lock, lockout.max_lock), (5, 60, 900));
+        assert_eq!(
+            (lockout.threshold, lockout.first_lock, lockout.max_lock),
+            (5, 60, 900)
+        );
     }
 }

@@ -6,12 +6,12 @@
 //! formats (argon2 PHC strings and bcrypt) and decides when a hash needs upgrading.
 
 mod phc;
-mod workers;
 #[cfg(test)]
 mod tests;
+mod workers;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, anyhow};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -20,7 +20,6 @@ use tokio::sync::Semaphore;
 use crate::domain::Password;
 use phc::{check, hash_new};
 use workers::{MemoryPool, Workers};
-
 
 /// The outcome of checking a password.
 #[derive(Debug, Clone, PartialEq, Eq)]

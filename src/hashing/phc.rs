@@ -15,7 +15,11 @@ const MAX_T: u32 = 10;
 const MAX_P: u32 = 16;
 
 /// A fresh PHC string for `password` under `argon`'s parameters, computed in `memory`.
-pub(super) fn hash_new(argon: &Argon2<'_>, password: &[u8], memory: &mut [Block]) -> anyhow::Result<String> {
+pub(super) fn hash_new(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    memory: &mut [Block],
+) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     let mut out = [0u8; 32];
@@ -33,7 +37,12 @@ pub(super) fn hash_new(argon: &Argon2<'_>, password: &[u8], memory: &mut [Block]
 }
 
 /// The synchronous check, for one stored hash of any supported kind.
-pub(super) fn check(argon: &Argon2<'static>, password: &str, stored: &str, memory: &mut [Block]) -> Verdict {
+pub(super) fn check(
+    argon: &Argon2<'static>,
+    password: &str,
+    stored: &str,
+    memory: &mut [Block],
+) -> Verdict {
     if stored.starts_with("$2b$") || stored.starts_with("$2a$") || stored.starts_with("$2y$") {
         // SECURITY: non-truncating: bcrypt ignores bytes past 72; a longer password must not match.
         return match bcrypt::non_truncating_verify(password, stored) {

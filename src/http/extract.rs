@@ -15,8 +15,7 @@ use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
 use crate::domain::role;
-use crate::service::{AuthState, CurrentUser, Error};
-use crate::token::TokenError;
+use crate::service::{AuthState, CurrentUser, Error, TokenError};
 
 /// The bearer token in the `Authorization` header: `None` if no credentials were sent at all.
 fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {

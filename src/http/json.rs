@@ -11,10 +11,10 @@ use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::service::Error;
-use crate::http::client_ip::client_ip;
 use crate::domain::ClientInfo;
+use crate::http::client_ip::client_ip;
 use crate::service::AuthState;
+use crate::service::Error;
 
 /// `Json<T>` with rejections mapped to [`Error`].
 pub struct AppJson<T>(pub T);

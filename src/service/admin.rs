@@ -25,12 +25,7 @@ impl AuthState {
 
     /// Apply role and activation changes on behalf of `actor` (recorded in the audit log). A
     /// moderator (`actor.is_admin` false) may only (de)activate users who are not admins.
-    pub async fn update_user(
-        &self,
-        id: Uuid,
-        changes: UserChanges,
-        actor: &Actor,
-    ) -> Result<User> {
+    pub async fn update_user(&self, id: Uuid, changes: UserChanges, actor: &Actor) -> Result<User> {
         let actor_is_admin = actor.is_admin;
         let issuer = self.issuer()?;
         let target = issuer

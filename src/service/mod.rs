@@ -24,6 +24,8 @@ pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
+// What `AuthState::authenticate` answers with, for the HTTP layer.
+pub use crate::token::TokenError;
 
 use crate::store::UserRecord;
 

@@ -16,8 +16,8 @@ use super::remote::Remote;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::JwtAlg;
-use crate::domain::abuse::{AbusePolicy, MemoryBuckets};
 use crate::domain::LockoutPolicy;
+use crate::domain::abuse::{AbusePolicy, MemoryBuckets};
 use crate::hashing::Hasher;
 use crate::revocation::Revocations;
 use crate::store::Store;
@@ -152,7 +152,10 @@ impl AuthState {
     }
 
     /// As [`AuthState::from_settings`], with a clock the caller can move (tests).
-    pub async fn from_settings_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn from_settings_with_clock(
+        settings: &Settings,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         settings.validate()?;
         let store = open_store(settings).await?;
         let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
@@ -173,7 +176,6 @@ impl AuthState {
             ))
         })
     }
-
 
     /// A verify-only state trusting the authgate server whose JWKS is at `jwks_url`.
     /// Unknown `kid`s trigger a re-fetch (at most once a minute), so key rotation is picked up.

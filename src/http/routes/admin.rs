@@ -8,21 +8,21 @@ use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::domain::Actor;
-use crate::service::EventKind;
-use crate::http::problem::Problem;
-use crate::service::{Error, Result};
+use crate::domain::ClientInfo;
+use crate::http::dto::UserBody;
 use crate::http::dto::{
     AdminUserPatch, AuditEntry, AuditListQuery, AuditPage, RoleList, RoleResponse, UserListQuery,
     UserPage,
 };
 use crate::http::extract::{Admin, Moderator, RequireRole};
-use crate::service::CurrentUser;
 use crate::http::json::AppJson;
-use crate::domain::ClientInfo;
-use crate::http::dto::UserBody;
-use crate::service::UserChanges;
+use crate::http::problem::Problem;
 use crate::service::AuthState;
+use crate::service::CurrentUser;
+use crate::service::EventKind;
+use crate::service::UserChanges;
 use crate::service::{AuditQuery, UserQuery};
+use crate::service::{Error, Result};
 
 /// A query of the wrong type is a problem+json 422 like any other bad field, not axum's plain text.
 fn query_or_422<T>(query: std::result::Result<Query<T>, QueryRejection>) -> Result<Query<T>> {
@@ -144,8 +144,7 @@ pub async fn delete_user(
     if id == actor.id {
         return Err(Error::field("id", "you cannot delete yourself"));
     }
-    auth.delete_user(id, &self::actor(&actor, client))
-        .await?;
+    auth.delete_user(id, &self::actor(&actor, client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

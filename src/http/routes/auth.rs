@@ -7,15 +7,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::ClientInfo;
+use crate::http::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm};
+use crate::http::dto::{TokenResponse, UserBody};
+use crate::http::json::AppJson;
 use crate::http::oauth::{OAuthError, OAuthErrorCode};
 use crate::http::problem::Problem;
-use crate::service::{Error, Result};
-use crate::http::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm};
-use crate::service::CurrentUser;
-use crate::http::json::AppJson;
-use crate::domain::ClientInfo;
-use crate::http::dto::{TokenResponse, UserBody};
 use crate::service::AuthState;
+use crate::service::CurrentUser;
+use crate::service::{Error, Result};
 
 /// Token responses must never be cached (RFC 6749 §5.1).
 pub(crate) fn no_store(tokens: impl Into<TokenResponse>) -> Response {
@@ -118,7 +118,10 @@ async fn token_grant(
             .await
             .map_err(oauth_login_error)?
             .into()),
-        "refresh_token" => Ok(auth.refresh(require("refresh_token")?, &client).await?.into()),
+        "refresh_token" => Ok(auth
+            .refresh(require("refresh_token")?, &client)
+            .await?
+            .into()),
         other => Err(OAuthError::new(
             UnsupportedGrantType,
             format!("grant_type {other:?} is not supported; use password or refresh_token"),

@@ -8,8 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::problem::Problem;
-use crate::service::Error;
 use crate::service::AuthState;
+use crate::service::Error;
 
 /// The public signing keys (RFC 7517). Never contains private or symmetric keys.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",

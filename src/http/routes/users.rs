@@ -6,15 +6,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
-use crate::http::problem::Problem;
-use crate::service::{Error, Result};
-use crate::http::dto::{ChangePasswordRequest, SessionList, SessionResponse, UpdateMeRequest};
-use crate::service::CurrentUser;
-use crate::http::json::AppJson;
-use crate::http::routes::auth::no_store;
 use crate::domain::ClientInfo;
+use crate::http::dto::{ChangePasswordRequest, SessionList, SessionResponse, UpdateMeRequest};
 use crate::http::dto::{TokenResponse, UserBody};
+use crate::http::json::AppJson;
+use crate::http::problem::Problem;
+use crate::http::routes::auth::no_store;
 use crate::service::AuthState;
+use crate::service::CurrentUser;
+use crate::service::{Error, Result};
 
 /// The caller's account. **Required role:** any signed-in user.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])),
@@ -40,7 +40,11 @@ pub async fn update_me(
     let username = req.username.ok_or_else(|| {
         Error::field("username", "required: a new username, or null to remove it")
     })?;
-    Ok(Json(auth.set_username(user.id, username.as_deref()).await?.into()))
+    Ok(Json(
+        auth.set_username(user.id, username.as_deref())
+            .await?
+            .into(),
+    ))
 }
 
 /// Change the password. Every session of the caller ends; the response is a fresh token pair
