@@ -79,6 +79,11 @@ pub mod internals {
     pub use crate::token::access::ACCESS_TYP;
     pub use crate::token::keys::generate as generate_key;
     pub use crate::token::{KeyRing, Verifier, refresh};
+
+    /// The token verifier a state signs and verifies with.
+    pub fn verifier(state: &crate::AuthState) -> std::sync::Arc<Verifier> {
+        state.verifier()
+    }
 }
 
 /// The README's code blocks, compiled as doctests so the documented usage cannot rot.
