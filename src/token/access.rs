@@ -12,7 +12,7 @@ use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::keys::{KeyRing, algorithm};
+use super::keys::{KeyRing, SigningKey, algorithm};
 
 /// Longest access token we will parse. Ours are well under 1 KiB.
 pub const MAX_TOKEN_LEN: usize = 4096;
@@ -177,7 +177,10 @@ impl Verifier {
             anyhow::anyhow!("this key ring only verifies tokens (it was built from a JWKS)")
         })?;
         header.kid = Some(kid.to_owned());
-        Ok(encode(&header, claims, key)?)
+        match key {
+            SigningKey::Jwt(key) => Ok(encode(&header, claims, key)?),
+            SigningKey::Rsa(pair) => sign_rs256(&header, claims, pair),
+        }
     }
 
     /// Verify a token's form, signature and claims at time `now`. Revocation is the caller's job.
@@ -254,6 +257,32 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// A compact RS256 JWS signed with ring (RFC 7515 §3.1, RSASSA-PKCS1-v1_5 with SHA-256), the
+/// same bytes jsonwebtoken's `encode` would produce for this header and claims.
+fn sign_rs256(
+    header: &Header,
+    claims: &AccessClaims,
+    pair: &ring::signature::RsaKeyPair,
+) -> anyhow::Result<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
+    );
+    let mut signature = vec![0; pair.public().modulus_len()];
+    let rng = ring::rand::SystemRandom::new();
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &rng,
+        message.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| anyhow::anyhow!("RS256 signing failed"))?;
+    Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ const ED25519_PKCS8_PREFIX: [u8; 16] = [
 pub struct KeyRing {
     alg: JwtAlg,
     /// `(kid, key)` new tokens are signed with; `None` in a verify-only ring.
-    signing: Option<(String, EncodingKey)>,
+    signing: Option<(String, SigningKey)>,
     verifying: HashMap<String, DecodingKey>,
     jwks: JwkSet,
 }
@@ -72,12 +72,10 @@ impl KeyRing {
         let newest = stored
             .first()
             .context("no signing key in the store after generating one")?;
-        let signing = encoding_key(
-            alg,
-            &STANDARD
-                .decode(&newest.private_der)
-                .context("corrupt signing key")?,
-        );
+        let der = STANDARD
+            .decode(&newest.private_der)
+            .context("corrupt signing key")?;
+        let signing = SigningKey::from_der(alg, &der)?;
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for key in &stored {
@@ -108,7 +106,7 @@ impl KeyRing {
         // SECURITY: never publish an HMAC key: Jwk::from_encoding_key would put the secret in the JWKS.
         Self {
             alg: JwtAlg::HS256,
-            signing: Some((kid, EncodingKey::from_secret(secret))),
+            signing: Some((kid, SigningKey::Jwt(EncodingKey::from_secret(secret)))),
             verifying,
             jwks: JwkSet { keys: vec![] },
         }
@@ -144,7 +142,7 @@ impl KeyRing {
     }
 
     /// The kid and key new tokens are signed with; `None` for a verify-only ring.
-    pub(crate) fn signing_key(&self) -> Option<(&str, &EncodingKey)> {
+    pub(crate) fn signing_key(&self) -> Option<(&str, &SigningKey)> {
         self.signing.as_ref().map(|(kid, key)| (kid.as_str(), key))
     }
 
@@ -156,6 +154,29 @@ impl KeyRing {
     /// The public JWKS.
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
+    }
+}
+
+/// A private key new tokens are signed with.
+pub(crate) enum SigningKey {
+    /// EdDSA, ES256 and HS256: jsonwebtoken's own signers.
+    Jwt(EncodingKey),
+    /// RS256, signed with ring, whose RSA private-key operation is constant time. jsonwebtoken's
+    /// RS256 signer is the `rsa` crate's, which is not (RUSTSEC-2023-0071, the Marvin attack),
+    /// and every login and refresh signs a token, so its timing would be observable.
+    Rsa(ring::signature::RsaKeyPair),
+}
+
+impl SigningKey {
+    /// The signing key for `alg` from its stored DER (PKCS#8 for EdDSA and ES256, PKCS#1 for
+    /// RS256).
+    fn from_der(alg: JwtAlg, der: &[u8]) -> anyhow::Result<Self> {
+        match alg {
+            JwtAlg::RS256 => ring::signature::RsaKeyPair::from_der(der)
+                .map(SigningKey::Rsa)
+                .map_err(|e| anyhow::anyhow!("corrupt RS256 signing key: {e}")),
+            _ => Ok(SigningKey::Jwt(encoding_key(alg, der))),
+        }
     }
 }
 
@@ -252,5 +273,37 @@ mod tests {
             verifier.sign(&claims).is_err(),
             "a ring built from a JWKS has nothing to sign with"
         );
+    }
+
+    #[test]
+    fn rs256_is_signed_by_ring_with_the_bytes_the_rsa_crate_would_sign() {
+        // PKCS#1 v1.5 signatures are deterministic, so the independent implementation (the
+        // `rsa` crate, through jsonwebtoken) must produce the very same token.
+        let stored = generate(JwtAlg::RS256, 0).unwrap();
+        let der = STANDARD.decode(&stored.private_der).unwrap();
+        let jwk: Jwk = serde_json::from_str(&stored.public_jwk).unwrap();
+        let signing = SigningKey::from_der(JwtAlg::RS256, &der).unwrap();
+        assert!(
+            matches!(signing, SigningKey::Rsa(_)),
+            "RS256 signs with ring"
+        );
+        let ring = KeyRing {
+            alg: JwtAlg::RS256,
+            signing: Some((stored.kid.clone(), signing)),
+            verifying: HashMap::from([(stored.kid.clone(), DecodingKey::from_jwk(&jwk).unwrap())]),
+            jwks: JwkSet { keys: vec![jwk] },
+        };
+        let verifier = Verifier::new(Arc::new(ring), "iss", "aud", 30);
+        let claims = verifier.claims(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), vec![], 100, 60);
+
+        let ours = verifier.sign(&claims).unwrap();
+
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(stored.kid.clone());
+        let theirs =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(&der)).unwrap();
+        assert_eq!(ours, theirs);
+        assert_eq!(verifier.verify(&ours, 100), Ok(claims));
     }
 }
