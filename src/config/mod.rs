@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
-use crate::domain::JwtAlg;
 use crate::domain::abuse::defaults;
+use crate::domain::{ForwardedHeader, JwtAlg};
 
 mod values;
 pub use values::{RateLimit, Secret, check_hs256_secret, parse_duration};
@@ -76,6 +76,14 @@ pub struct Settings {
     /// Password hashes computed at once; defaults to the number of cores.
     #[arg(long, env = "AUTHGATE_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
+    /// How long a client may take to send a request's head; a keep-alive connection idle for
+    /// this long is closed too.
+    #[arg(long, env = "AUTHGATE_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: i64,
+    /// Open connections at most; beyond, new ones wait until one closes. Defaults to what the
+    /// open-file limit allows (raised to the hard limit at start), at most 10,000.
+    #[arg(long, env = "AUTHGATE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "AUTHGATE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -107,6 +115,20 @@ pub struct Settings {
     /// Without this, the client IP is the socket's peer and those headers are ignored.
     #[arg(long, env = "AUTHGATE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header trusted proxies name the client in: x-forwarded-for, forwarded (RFC 7239)
+    /// or x-real-ip. The others are ignored, whatever a client sends.
+    #[arg(
+        long,
+        env = "AUTHGATE_FORWARDED_HEADER",
+        default_value = "x-forwarded-for",
+        value_enum
+    )]
+    pub forwarded_header: ForwardedHeader,
+    /// IPv6 clients share each per-IP limit per network of this prefix length (a host usually
+    /// owns a whole /64).
+    #[arg(long, env = "AUTHGATE_IPV6_PREFIX", default_value_t = defaults::IPV6_PREFIX,
+          value_parser = clap::value_parser!(u8).range(32..=128))]
+    pub ipv6_prefix: u8,
     /// Minimum password length in characters (8 to 64).
     #[arg(long, env = "AUTHGATE_MIN_PASSWORD_LENGTH", default_value_t = 8)]
     pub min_password_length: usize,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use super::parse_duration;
+use super::{ForwardedHeader, parse_duration};
 
 /// The defaults, written once: `Settings` uses them as its flag defaults and
 /// [`AbusePolicy::default`] parses them.
@@ -22,6 +22,8 @@ pub mod defaults {
     pub const LOCKOUT_DURATION: &str = "1m";
     /// The longest lock, as a duration.
     pub const LOCKOUT_MAX: &str = "15m";
+    /// IPv6 clients share a budget per network of this prefix length.
+    pub const IPV6_PREFIX: u8 = 64;
 }
 
 /// `N/DURATION` (e.g. `30/5m`: 30 at once, 30 per five minutes sustained) or `off`.
@@ -111,8 +113,13 @@ pub struct AbusePolicy {
     pub refresh: Option<Rate>,
     /// `None`: accounts are never locked.
     pub lockout: Option<LockoutPolicy>,
-    /// Proxies whose forwarding headers are believed.
+    /// Proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header those proxies name the client in.
+    pub forwarded_header: ForwardedHeader,
+    /// IPv6 clients are limited per network of this prefix length: one host usually owns a
+    /// whole /64, and would otherwise get a fresh budget per address.
+    pub ipv6_prefix: u8,
 }
 
 impl AbusePolicy {
@@ -140,37 +147,96 @@ impl Default for AbusePolicy {
                 max_lock: secs(defaults::LOCKOUT_MAX),
             }),
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            ipv6_prefix: defaults::IPV6_PREFIX,
         }
     }
 }
 
+/// The address a client's per-IP limits are counted under: an IPv4 address (IPv4-mapped IPv6
+/// included) as it is, an IPv6 address as its network of `ipv6_prefix` bits.
+pub fn limit_key(addr: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let bits = u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
+/// Buckets kept in memory at most; a flood of addresses evicts the oldest (the most drained)
+/// instead of growing without bound. About 50 bytes each.
+pub const MEMORY_BUCKETS_MAX: usize = 100_000;
+
 /// GCRA buckets in memory, for the refresh limit.
-#[derive(Debug, Default)]
-pub struct MemoryBuckets(Mutex<HashMap<IpAddr, i64>>);
+#[derive(Debug)]
+pub struct MemoryBuckets {
+    buckets: Mutex<HashMap<IpAddr, i64>>,
+    capacity: usize,
+}
+
+impl Default for MemoryBuckets {
+    fn default() -> Self {
+        Self::with_capacity(MEMORY_BUCKETS_MAX)
+    }
+}
 
 impl MemoryBuckets {
+    /// At most `capacity` buckets.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            buckets: Mutex::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
     /// The same rule as the SQL store's `take`: `None` when allowed, else milliseconds to wait.
     pub fn take(&self, ip: IpAddr, rate: Rate, now_ms: i64) -> Option<i64> {
         let mut buckets = self
-            .0
+            .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tat = buckets.get(&ip).copied().unwrap_or(now_ms).max(now_ms) + rate.interval_ms;
         if tat - now_ms > rate.period_ms {
             return Some((tat - rate.period_ms - now_ms).max(1));
         }
+        if buckets.len() >= self.capacity && !buckets.contains_key(&ip) {
+            evict_oldest(&mut buckets, now_ms, self.capacity);
+        }
         buckets.insert(ip, tat);
         None
+    }
+
+    /// Buckets held now.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.buckets.lock().map_or(0, |b| b.len())
     }
 
     /// Forget buckets that have drained (called by housekeeping).
     pub fn purge(&self, now_ms: i64) {
         let mut buckets = self
-            .0
+            .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         buckets.retain(|_, tat| *tat > now_ms);
     }
+}
+
+/// Make room in a full map: drop the drained buckets, and if that is not enough, the tenth with
+/// the oldest arrival times (one scan per tenth of the capacity, not per insert).
+fn evict_oldest(buckets: &mut HashMap<IpAddr, i64>, now_ms: i64, capacity: usize) {
+    buckets.retain(|_, tat| *tat > now_ms);
+    if buckets.len() < capacity {
+        return;
+    }
+    let mut tats: Vec<i64> = buckets.values().copied().collect();
+    let cut = (capacity / 10).max(1).min(tats.len() - 1);
+    let (_, threshold, _) = tats.select_nth_unstable(cut);
+    let threshold = *threshold;
+    buckets.retain(|_, tat| *tat > threshold);
 }
 
 #[cfg(test)]
@@ -201,7 +267,7 @@ mod tests {
         assert_eq!(b.take(ip, rate, 11_000), None, "one more after an interval");
         assert!(b.take(ip, rate, 11_000).is_some());
         b.purge(20_000);
-        assert!(b.0.lock().unwrap().is_empty());
+        assert_eq!(b.len(), 0);
     }
 
     #[test]
@@ -213,6 +279,49 @@ mod tests {
         for bad in ["", "30", "0/1m", "-1/1m", "x/1m", "30/", "30/5x"] {
             assert!(RateLimit::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_flood_of_addresses_cannot_grow_the_map_past_its_capacity() {
+        let rate = Rate::per(5, 60);
+        let b = MemoryBuckets::with_capacity(1000);
+        for i in 0..50_000u32 {
+            assert_eq!(
+                b.take(IpAddr::from(i.to_be_bytes()), rate, 1_000 + i64::from(i)),
+                None
+            );
+            assert!(b.len() <= 1000, "{} buckets", b.len());
+        }
+        // The newest clients keep their budgets: the last address is still counted.
+        let last = IpAddr::from(49_999u32.to_be_bytes());
+        for _ in 0..4 {
+            assert_eq!(b.take(last, rate, 51_000), None);
+        }
+        assert!(
+            b.take(last, rate, 51_000).is_some(),
+            "its sixth request waits"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_network_and_mapped_ipv4_is_ipv4() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            limit_key(ip("2001:db8:1:2:aaaa::1"), 64),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            limit_key(ip("2001:db8:1:2:aaaa::1"), 64),
+            limit_key(ip("2001:db8:1:2:ffff:1:2:3"), 64)
+        );
+        assert_ne!(
+            limit_key(ip("2001:db8:1:2::1"), 64),
+            limit_key(ip("2001:db8:1:3::1"), 64)
+        );
+        assert_eq!(limit_key(ip("2001:db8::1"), 128), ip("2001:db8::1"));
+        assert_eq!(limit_key(ip("2001:db8::1"), 0), ip("::"));
+        assert_eq!(limit_key(ip("::ffff:10.0.0.2"), 64), ip("10.0.0.2"));
+        assert_eq!(limit_key(ip("192.0.2.7"), 64), ip("192.0.2.7"));
     }
 
     #[test]

@@ -27,6 +27,23 @@ impl ClientInfo {
     }
 }
 
+/// Which header a trusted proxy names the client in. Only that one is read: nginx, HAProxy and
+/// AWS ALB append to `X-Forwarded-For` and pass a client's own `Forwarded` through untouched,
+/// so reading whichever is present would let the client choose its address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, read right to left (nginx, HAProxy, AWS ALB, most others).
+    #[default]
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`, read right to left.
+    #[value(name = "forwarded")]
+    Forwarded,
+    /// `X-Real-IP`: one address, set by the proxy (nginx's `real_ip` style).
+    #[value(name = "x-real-ip")]
+    XRealIp,
+}
+
 /// Who makes an administrative change and from where: the acting account (an admin or a
 /// moderator) and its client. The CLI acts as [`Actor::system`].
 #[derive(Debug, Clone, Default)]

@@ -14,7 +14,7 @@ mod username;
 #[cfg(feature = "internals")]
 pub use abuse::AbusePolicy;
 pub use abuse::{Limit, LockoutPolicy, Rate, RateLimit};
-pub use client::{Actor, ClientInfo};
+pub use client::{Actor, ClientInfo, ForwardedHeader};
 pub use duration::parse_duration;
 pub use email::Email;
 pub use jwt_alg::JwtAlg;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
+use crate::domain::abuse::limit_key;
 use crate::domain::{Actor, ClientInfo, Limit};
 
 fn too_many(wait_ms: i64) -> Error {
@@ -42,10 +43,11 @@ impl AuthState {
             return Ok(());
         };
         let now_ms = self.clock().now_ms();
+        let key = limit_key(addr, issuer.cfg.abuse.ipv6_prefix);
         let wait = match limit {
-            Limit::Refresh => issuer.refresh_buckets.take(addr, rate, now_ms),
+            Limit::Refresh => issuer.refresh_buckets.take(key, rate, now_ms),
             _ => {
-                let bucket = format!("{}:{addr}", limit.name());
+                let bucket = format!("{}:{key}", limit.name());
                 issuer.store.take(&bucket, rate, now_ms).await?
             }
         };

@@ -15,9 +15,9 @@ use super::error::{Error, Result};
 use super::remote::Remote;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::JwtAlg;
 use crate::domain::LockoutPolicy;
 use crate::domain::abuse::{AbusePolicy, MemoryBuckets};
+use crate::domain::{ForwardedHeader, JwtAlg};
 use crate::hashing::Hasher;
 use crate::revocation::Revocations;
 use crate::store::Store;
@@ -124,11 +124,14 @@ impl AuthState {
     }
 
     /// Proxies whose forwarding headers are believed (none for a verify-only state).
-    pub(crate) fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+    pub(crate) fn trusted_proxies(&self) -> (&[ipnet::IpNet], ForwardedHeader) {
         self.inner
             .issuer
             .as_ref()
-            .map_or(&[], |s| s.cfg.abuse.trusted_proxies.as_slice())
+            .map_or((&[], ForwardedHeader::default()), |s| {
+                let abuse = &s.cfg.abuse;
+                (abuse.trusted_proxies.as_slice(), abuse.forwarded_header)
+            })
     }
 
     /// The clock (tests move it).
@@ -278,6 +281,8 @@ fn auth_config(settings: &Settings) -> AuthConfig {
                 max_lock: settings.lockout_max,
             }),
             trusted_proxies: settings.trusted_proxies.clone(),
+            forwarded_header: settings.forwarded_header,
+            ipv6_prefix: settings.ipv6_prefix,
         },
         audit_retention: settings.audit_retention,
         max_sessions_per_user: settings.max_sessions_per_user,
