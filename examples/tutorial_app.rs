@@ -11,8 +11,8 @@
 use std::net::SocketAddr;
 
 use authgate::{
-    Admin, AppJson, AuthState, ClientInfo, CurrentUser, Error, Moderator, RequireRole,
-    ServerLayers, Settings, UserRole, apply_server_layers,
+    Admin, AppJson, AuthState, ClientInfo, CurrentUser, Error, Housekeeping, Moderator,
+    RequireRole, ServerLayers, Settings, UserRole, apply_server_layers,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -168,11 +168,14 @@ pub fn app(auth: AuthState) -> Router {
         .with_state(auth)
 }
 
-/// The host app with the same middleware as the authgate server (CORS from settings included).
-pub async fn build(settings: &Settings) -> anyhow::Result<Router> {
+/// The host app with the same middleware as the authgate server (CORS from settings included),
+/// and its housekeeping: revocations made by the CLI or another instance reach this process
+/// only while the handle is kept.
+pub async fn build(settings: &Settings) -> anyhow::Result<(Router, Housekeeping)> {
     let auth = AuthState::from_settings(settings).await?;
+    let housekeeping = auth.start_housekeeping();
     let layers = ServerLayers::from_settings(settings);
-    Ok(apply_server_layers(app(auth), &layers))
+    Ok((apply_server_layers(app(auth), &layers), housekeeping))
 }
 
 #[tokio::main]
@@ -180,12 +183,14 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let settings = Settings::from_args(std::env::args().skip(1))?;
     authgate::init_tracing(settings.log_format);
-    let router = build(&settings).await?;
+    let (router, _housekeeping) = build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     println!(
         "tutorial app listening on http://{}",
         listener.local_addr()?
     );
+    // The connect info is the client address; without it authgate's routes refuse to serve
+    // (no per-IP limit could apply).
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

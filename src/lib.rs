@@ -37,6 +37,7 @@ mod domain;
 mod hashing;
 mod http;
 mod revocation;
+mod serve;
 mod service;
 mod startup;
 mod store;
@@ -52,7 +53,7 @@ pub use http::{
     UserRole, apply_server_layers, docs, openapi, require_role, router,
 };
 pub use service::{
-    AuthConfig, AuthState, Error, ErrorCode, Result, TokenPair, User, UserChanges,
+    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, Result, TokenPair, User, UserChanges,
     install_tls_provider,
 };
 pub use startup::Application;

@@ -1,8 +1,8 @@
 //! The composition root: `Application::build` puts settings, state, routes and middleware
 //! together and binds the listener (port 0 works, and `port()` tells the real one), so tests
-//! run the real thing in-process. `run_until_stopped` serves, with housekeeping on a timer.
+//! run the real thing in-process. `run_until_stopped` serves (`crate::serve`), with
+//! housekeeping on a timer.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,10 +12,8 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{ServerLayers, apply_server_layers, docs, router};
+use crate::serve::{ConnectionLimits, serve};
 use crate::service::AuthState;
-
-/// How often a server picks up revocations written by the CLI or other instances.
-const REVOCATION_SYNC_SECS: u64 = 3;
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -23,6 +21,7 @@ pub struct Application {
     app: Router,
     state: AuthState,
     port: u16,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -59,11 +58,14 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let header_timeout = Duration::from_secs(settings.header_timeout.unsigned_abs());
+        let limits = ConnectionLimits::new(header_timeout, settings.max_connections);
         Ok(Self {
             listener,
             app,
             state,
             port,
+            limits,
         })
     }
 
@@ -79,23 +81,8 @@ impl Application {
 
     /// Serve until SIGTERM or Ctrl-C, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let housekeeping = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(REVOCATION_SYNC_SECS));
-            for ticks in 1u64.. {
-                tick.tick().await;
-                state.sync_revocations().await;
-                if ticks % (600 / REVOCATION_SYNC_SECS) == 0 {
-                    state.purge_expired().await;
-                }
-            }
-        });
-        let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
-        housekeeping.abort();
-        result
+        let _housekeeping = self.state.start_housekeeping();
+        serve(self.listener, self.app, self.limits, shutdown_signal()).await
     }
 }
 

@@ -14,7 +14,7 @@ import re
 import sys
 
 LAYERS = {
-    "cli": 6, "startup": 5, "telemetry": 5,
+    "cli": 6, "startup": 5, "serve": 5, "telemetry": 5,
     "http": 4,
     "service": 3,
     "store": 2, "token": 2, "hashing": 2, "revocation": 2,

@@ -53,8 +53,10 @@ where
     AuthState: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = Error;
 
+    /// Fails closed without the socket's peer address: a host app served without
+    /// `into_make_service_with_connect_info` would otherwise have no per-IP limit at all.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user_agent = parts
             .headers
@@ -63,14 +65,19 @@ where
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
         let auth = AuthState::from_ref(state);
         // The socket's peer; forwarding headers count only when that peer is a trusted proxy.
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| client_ip(peer.ip(), &parts.headers, auth.trusted_proxies()));
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "no client address, so no per-IP limit could apply: serve the router with \
+                 `into_make_service_with_connect_info::<SocketAddr>()` (see the README's library \
+                 section)"
+            )));
+        };
+        let (trusted, header) = auth.trusted_proxies();
+        let addr = client_ip(peer.ip(), &parts.headers, trusted, header);
         Ok(ClientInfo {
             user_agent,
-            ip: addr.map(|a| a.to_string()),
-            addr,
+            ip: Some(addr.to_string()),
+            addr: Some(addr),
         })
     }
 }

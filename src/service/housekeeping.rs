@@ -1,10 +1,45 @@
 //! Work a server does on a timer rather than per request (picking up revocations written by the
 //! CLI or other instances, purging what has expired), and the readiness check.
 
+use std::time::Duration;
+
 use super::error::{Error, Result};
 use super::state::AuthState;
 
+/// How often a server picks up revocations written by the CLI or other instances.
+const REVOCATION_SYNC_SECS: u64 = 3;
+/// How often expired rows and buckets are purged.
+const PURGE_SECS: u64 = 600;
+
+/// Housekeeping running in the background for one [`AuthState`]; it stops when dropped.
+#[must_use = "housekeeping stops when this handle is dropped"]
+pub struct Housekeeping(tokio::task::JoinHandle<()>);
+
+impl Drop for Housekeeping {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl AuthState {
+    /// Start the timer that keeps this state in step with the database: revocations made by
+    /// the CLI or another instance every 3 s, purges every 10 minutes. `Application` starts it;
+    /// a host app that mounts `router()` itself calls this once and keeps the handle for as
+    /// long as it serves. Without it, a logout made elsewhere never reaches this process.
+    pub fn start_housekeeping(&self) -> Housekeeping {
+        let state = self.clone();
+        Housekeeping(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(REVOCATION_SYNC_SECS));
+            for ticks in 1u64.. {
+                tick.tick().await;
+                state.sync_revocations().await;
+                if ticks % (PURGE_SECS / REVOCATION_SYNC_SECS) == 0 {
+                    state.purge_expired().await;
+                }
+            }
+        }))
+    }
+
     /// Readiness: `Unavailable` unless the database answers.
     pub(crate) async fn ping_database(&self) -> Result<()> {
         let issuer = self.issuer().map_err(|_| Error::Unavailable)?;

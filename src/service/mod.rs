@@ -22,6 +22,7 @@ use uuid::Uuid;
 pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
+pub use housekeeping::Housekeeping;
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.
