@@ -55,8 +55,9 @@ pub struct Settings {
     /// Lifetime of a "remember me" session, and the absolute cap on every session.
     #[arg(long, env = "AUTHGATE_REMEMBER_ME_TTL", default_value = "30d", value_parser = parse_duration)]
     pub remember_me_ttl: i64,
-    /// How long a just-rotated refresh token may be presented again (parallel tabs, retries).
-    #[arg(long, env = "AUTHGATE_REFRESH_GRACE", default_value = "10s", value_parser = parse_duration)]
+    /// How long a just-rotated refresh token may be presented again (parallel tabs, retries):
+    /// 0 to 60 seconds.
+    #[arg(long, env = "AUTHGATE_REFRESH_GRACE", default_value = "10s", value_parser = parse_grace)]
     pub refresh_grace: i64,
     /// Allowed clock skew when checking exp/nbf/iat.
     #[arg(long, env = "AUTHGATE_LEEWAY", default_value = "30s", value_parser = parse_duration)]
@@ -156,6 +157,14 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// A duration that may also be zero (`0`, `0s`): no grace at all.
+fn parse_grace(s: &str) -> Result<i64, String> {
+    match s.trim() {
+        "0" | "0s" => Ok(0),
+        other => parse_duration(other),
+    }
+}
+
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -247,6 +256,12 @@ impl Settings {
         if self.refresh_ttl > self.remember_me_ttl {
             bail!("AUTHGATE_REFRESH_TTL must not exceed AUTHGATE_REMEMBER_ME_TTL");
         }
+        if !(0..=60).contains(&self.refresh_grace) {
+            bail!(
+                "AUTHGATE_REFRESH_GRACE must be between 0 and 60s: a longer window lets a stolen \
+                 refresh token be replayed unnoticed"
+            );
+        }
         if self.leeway > 300 {
             bail!("AUTHGATE_LEEWAY must be at most 5m");
         }
@@ -299,6 +314,13 @@ mod tests {
     }
 
     #[test]
+    fn the_refresh_grace_may_be_zero() {
+        let s = Settings::from_args(["--refresh-grace", "0"].map(String::from)).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.refresh_grace, 0);
+    }
+
+    #[test]
     fn turning_a_protection_off_is_allowed_but_warned_about() {
         let s = Settings::from_args(
             ["--login-rate-limit", "off", "--lockout-threshold", "0"].map(String::from),
@@ -318,6 +340,7 @@ mod tests {
             (vec!["--argon2-iterations", "1"], "19456"),
             (vec!["--cors-origins", "*"], "not allowed"),
             (vec!["--leeway", "10m"], "at most 5m"),
+            (vec!["--refresh-grace", "2m"], "between 0 and 60s"),
             (vec!["--refresh-ttl", "60d"], "must not exceed"),
             (vec!["--min-password-length", "6"], "between 8 and 64"),
             (vec!["--lockout-duration", "1h"], "must not be shorter"),

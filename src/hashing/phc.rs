@@ -9,8 +9,7 @@ use rand::RngCore;
 use super::Verdict;
 
 /// Upper bounds on parameters read back from stored hashes: a corrupt or hostile row must not
-/// make us allocate gigabytes or spin for minutes.
-const MAX_M_KIB: u32 = 1024 * 1024;
+/// make us spin for minutes. (Memory is bounded by the slot's pooled buffer, see `check`.)
 const MAX_T: u32 = 10;
 const MAX_P: u32 = 16;
 
@@ -56,7 +55,17 @@ pub(super) fn check(
     let Ok(params) = Params::try_from(&parsed) else {
         return Verdict::Mismatch;
     };
-    if params.m_cost() > MAX_M_KIB || params.t_cost() > MAX_T || params.p_cost() > MAX_P {
+    if params.t_cost() > MAX_T || params.p_cost() > MAX_P {
+        return Verdict::Mismatch;
+    }
+    // SECURITY: a stored hash is checked in the slot's pooled memory only. One that needs more
+    // (a planted row with m=4 GiB, or hashes made under a larger AUTHGATE_ARGON2_MEMORY_KIB)
+    // is refused rather than allocated for, so memory stays bounded by the pool.
+    if params.block_count() > memory.len() {
+        tracing::warn!(
+            m_kib = params.m_cost(),
+            "a stored argon2 hash needs more memory than AUTHGATE_ARGON2_MEMORY_KIB; refused"
+        );
         return Verdict::Mismatch;
     }
     if !argon2_matches(&parsed, &params, password, memory) {
@@ -71,9 +80,8 @@ pub(super) fn check(
     }
 }
 
-/// Recompute an argon2 PHC hash with its own algorithm, version, parameters and salt, and
-/// compare in constant time. Uses the slot's memory when it is large enough (always, for hashes
-/// made with the current parameters), else allocates for this one check.
+/// Recompute an argon2 PHC hash with its own algorithm, version, parameters and salt, in the
+/// slot's memory (the caller checked it is large enough), and compare in constant time.
 fn argon2_matches(
     parsed: &PasswordHash,
     params: &Params,
@@ -100,11 +108,8 @@ fn argon2_matches(
     };
     let argon = Argon2::new(algorithm, version, params.clone());
     let mut out = vec![0u8; expected.len()];
-    let computed = if params.block_count() <= memory.len() {
-        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut *memory)
-    } else {
-        argon.hash_password_into(password.as_bytes(), salt, &mut out)
-    };
+    let computed =
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut *memory);
     computed.is_ok() && Output::new(&out).is_ok_and(|out| out == *expected)
 }
 

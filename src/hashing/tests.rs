@@ -90,6 +90,25 @@ async fn corrupt_or_hostile_hashes_are_a_mismatch_not_a_panic() {
 }
 
 #[tokio::test]
+async fn a_stored_hash_needing_more_memory_than_the_pool_is_refused_not_allocated() {
+    // A planted row: the right password, hashed with 64 MiB where the pool holds 19 MiB slots.
+    let big = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(65536, 2, 1, None).unwrap(),
+    );
+    use argon2::PasswordHasher as _;
+    let planted = big.hash_password(b"tutorial-password").unwrap().to_string();
+    assert_eq!(
+        hasher()
+            .verify("tutorial-password", Some(&planted))
+            .await
+            .unwrap(),
+        Verdict::Mismatch
+    );
+}
+
+#[tokio::test]
 async fn beyond_the_queue_requests_are_shed_not_queued() {
     let h = Hasher::new(19456, 2, 1, 1, 2).unwrap();
     let attempts: Vec<_> = (0..8)

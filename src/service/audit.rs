@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::Result;
 use super::state::AuthState;
+use crate::domain::abuse::Repeat;
 use crate::domain::{Actor, ClientInfo};
 use crate::store::{AuditEvent, AuditQuery, AuditRecord};
 
@@ -22,6 +23,9 @@ pub enum EventKind {
     AccountUnlocked,
     RateLimited,
     RefreshReuseDetected,
+    /// A just-rotated refresh token presented again within the grace window, from a user
+    /// agent other than the session's.
+    RefreshGraceReplay,
     Logout,
     LogoutAll,
     PasswordChanged,
@@ -33,7 +37,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for validating filters.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -42,6 +46,7 @@ impl EventKind {
         Self::AccountUnlocked,
         Self::RateLimited,
         Self::RefreshReuseDetected,
+        Self::RefreshGraceReplay,
         Self::Logout,
         Self::LogoutAll,
         Self::PasswordChanged,
@@ -62,6 +67,7 @@ impl EventKind {
             Self::AccountUnlocked => "account_unlocked",
             Self::RateLimited => "rate_limited",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::RefreshGraceReplay => "refresh_grace_replay",
             Self::Logout => "logout",
             Self::LogoutAll => "logout_all",
             Self::PasswordChanged => "password_changed",
@@ -70,6 +76,12 @@ impl EventKind {
             Self::UserActivated => "user_activated",
             Self::UserDeleted => "user_deleted",
         }
+    }
+
+    /// Refusals an attacker can produce at request rate: written once per address per minute,
+    /// with a count.
+    fn is_refusal(self) -> bool {
+        matches!(self, Self::RateLimited | Self::LoginBlocked)
     }
 
     /// The kind called `name`, if any.
@@ -132,6 +144,15 @@ impl AuthState {
             client,
             detail,
         } = event;
+        if let (Some(addr), Ok(issuer)) = (client.addr, self.issuer()) {
+            let repeat = kind.is_refusal().then(|| {
+                let now_ms = self.clock().now_ms();
+                issuer.repeated_events.note(kind.as_str(), addr, now_ms)
+            });
+            if repeat == Some(Repeat::HeldBack) {
+                return;
+            }
+        }
         info!(event = kind.as_str(), user_id = ?user, actor_id = ?actor, ip = ?client.ip, detail, "security event");
         let Ok(issuer) = self.issuer() else { return };
         let record = AuditEvent {
@@ -145,6 +166,25 @@ impl AuthState {
         };
         if let Err(e) = issuer.store.record_event(&record).await {
             warn!(error = %e, event = kind.as_str(), "could not store an audit event");
+        }
+    }
+
+    /// Write one summary row for each address whose repeated refusals were held back in a
+    /// window that has ended (called by housekeeping).
+    pub(crate) async fn audit_held_back(&self) {
+        let Ok(issuer) = self.issuer() else { return };
+        for (kind, addr, count) in issuer.repeated_events.close_ended(self.clock().now_ms()) {
+            let record = AuditEvent {
+                at: self.clock().now(),
+                event: kind.to_owned(),
+                ip: Some(addr.to_string()),
+                detail: format!("{count} more from this address in the last minute"),
+                ..AuditEvent::default()
+            };
+            info!(event = kind, ip = %addr, count, "repeated security events");
+            if let Err(e) = issuer.store.record_event(&record).await {
+                warn!(error = %e, event = kind, "could not store an audit event");
+            }
         }
     }
 

@@ -33,6 +33,7 @@ impl AuthState {
             for ticks in 1u64.. {
                 tick.tick().await;
                 state.sync_revocations().await;
+                state.audit_held_back().await;
                 if ticks % (PURGE_SECS / REVOCATION_SYNC_SECS) == 0 {
                     state.purge_expired().await;
                 }

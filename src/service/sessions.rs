@@ -103,7 +103,24 @@ impl AuthState {
             grace_secs: issuer.cfg.refresh_grace,
         };
         let session: SessionRecord = match issuer.store.rotate_refresh(&rotation).await? {
-            RotateOutcome::Rotated(s) | RotateOutcome::Repeated(s) => s,
+            RotateOutcome::Rotated(s) => s,
+            RotateOutcome::Repeated(s) => {
+                // Parallel tabs replay within the grace window with the browser they logged in
+                // with; a replay from another user agent may be a copied token, so say so.
+                let agent = client.user_agent.as_deref().map(|ua| ua.chars().take(256));
+                let same_agent = match (agent, s.user_agent.as_deref()) {
+                    (Some(ours), Some(theirs)) => ours.eq(theirs.chars()),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !same_agent {
+                    let event = Event::new(EventKind::RefreshGraceReplay, client)
+                        .user(s.user_id)
+                        .detail(format!("session {} from another user agent", s.id));
+                    self.audit(event).await;
+                }
+                s
+            }
             RotateOutcome::ReuseDetected {
                 session_id,
                 user_id,

@@ -16,12 +16,15 @@ use super::remote::Remote;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::LockoutPolicy;
-use crate::domain::abuse::{AbusePolicy, MemoryBuckets};
+use crate::domain::abuse::{AbusePolicy, MemoryBuckets, RepeatedEvents};
 use crate::domain::{ForwardedHeader, JwtAlg};
 use crate::hashing::Hasher;
 use crate::revocation::Revocations;
 use crate::store::Store;
 use crate::token::{KeyRing, Verifier, refresh};
+
+/// Repeated refusals from one address are one audit row per this many milliseconds.
+const REPEAT_WINDOW_MS: i64 = 60_000;
 
 /// Lifetimes and limits of a running server (seconds unless noted).
 #[derive(Debug, Clone)]
@@ -76,6 +79,8 @@ pub(crate) struct Issuer {
     pub activity: Mutex<HashMap<Uuid, i64>>,
     /// Per-IP refresh buckets (in memory; see `super::abuse`).
     pub refresh_buckets: MemoryBuckets,
+    /// Refusals held back from the audit log (see `super::audit`).
+    pub repeated_events: RepeatedEvents,
 }
 
 impl AuthState {
@@ -112,6 +117,7 @@ impl AuthState {
             rotation_key,
             activity: Mutex::new(HashMap::new()),
             refresh_buckets: MemoryBuckets::default(),
+            repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
         };
         Ok(Self {
             inner: Arc::new(Inner {

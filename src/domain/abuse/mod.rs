@@ -1,9 +1,12 @@
-//! The shapes of abuse resistance: rates, the lockout policy, the limits a server enforces, and
-//! the in-memory GCRA buckets. Pure values and arithmetic; the service applies them.
+//! The shapes of abuse resistance: rates, the lockout policy, the limits a server enforces, the
+//! address a client is counted under, and (in `memory`) the per-instance counters. Pure values
+//! and arithmetic; the service applies them.
 
-use std::collections::HashMap;
+mod memory;
+
 use std::net::IpAddr;
-use std::sync::Mutex;
+
+pub use memory::{MemoryBuckets, Repeat, RepeatedEvents};
 
 use super::{ForwardedHeader, parse_duration};
 
@@ -166,109 +169,9 @@ pub fn limit_key(addr: IpAddr, ipv6_prefix: u8) -> IpAddr {
     }
 }
 
-/// Buckets kept in memory at most; a flood of addresses evicts the oldest (the most drained)
-/// instead of growing without bound. About 50 bytes each.
-pub const MEMORY_BUCKETS_MAX: usize = 100_000;
-
-/// GCRA buckets in memory, for the refresh limit.
-#[derive(Debug)]
-pub struct MemoryBuckets {
-    buckets: Mutex<HashMap<IpAddr, i64>>,
-    capacity: usize,
-}
-
-impl Default for MemoryBuckets {
-    fn default() -> Self {
-        Self::with_capacity(MEMORY_BUCKETS_MAX)
-    }
-}
-
-impl MemoryBuckets {
-    /// At most `capacity` buckets.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            buckets: Mutex::default(),
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// The same rule as the SQL store's `take`: `None` when allowed, else milliseconds to wait.
-    pub fn take(&self, ip: IpAddr, rate: Rate, now_ms: i64) -> Option<i64> {
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tat = buckets.get(&ip).copied().unwrap_or(now_ms).max(now_ms) + rate.interval_ms;
-        if tat - now_ms > rate.period_ms {
-            return Some((tat - rate.period_ms - now_ms).max(1));
-        }
-        if buckets.len() >= self.capacity && !buckets.contains_key(&ip) {
-            evict_oldest(&mut buckets, now_ms, self.capacity);
-        }
-        buckets.insert(ip, tat);
-        None
-    }
-
-    /// Buckets held now.
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.buckets.lock().map_or(0, |b| b.len())
-    }
-
-    /// Forget buckets that have drained (called by housekeeping).
-    pub fn purge(&self, now_ms: i64) {
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        buckets.retain(|_, tat| *tat > now_ms);
-    }
-}
-
-/// Make room in a full map: drop the drained buckets, and if that is not enough, the tenth with
-/// the oldest arrival times (one scan per tenth of the capacity, not per insert).
-fn evict_oldest(buckets: &mut HashMap<IpAddr, i64>, now_ms: i64, capacity: usize) {
-    buckets.retain(|_, tat| *tat > now_ms);
-    if buckets.len() < capacity {
-        return;
-    }
-    let mut tats: Vec<i64> = buckets.values().copied().collect();
-    let cut = (capacity / 10).max(1).min(tats.len() - 1);
-    let (_, threshold, _) = tats.select_nth_unstable(cut);
-    let threshold = *threshold;
-    buckets.retain(|_, tat| *tat > threshold);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn memory_buckets_allow_a_burst_then_the_sustained_rate() {
-        let rate = Rate {
-            interval_ms: 1000,
-            period_ms: 3000,
-        };
-        let b = MemoryBuckets::default();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..3 {
-            assert_eq!(b.take(ip, rate, 10_000), None);
-        }
-        assert_eq!(
-            b.take(ip, rate, 10_000),
-            Some(1000),
-            "the fourth waits one interval"
-        );
-        assert_eq!(
-            b.take("192.0.2.2".parse().unwrap(), rate, 10_000),
-            None,
-            "per IP"
-        );
-        assert_eq!(b.take(ip, rate, 11_000), None, "one more after an interval");
-        assert!(b.take(ip, rate, 11_000).is_some());
-        b.purge(20_000);
-        assert_eq!(b.len(), 0);
-    }
 
     #[test]
     fn rate_limits() {
@@ -279,28 +182,6 @@ mod tests {
         for bad in ["", "30", "0/1m", "-1/1m", "x/1m", "30/", "30/5x"] {
             assert!(RateLimit::parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn a_flood_of_addresses_cannot_grow_the_map_past_its_capacity() {
-        let rate = Rate::per(5, 60);
-        let b = MemoryBuckets::with_capacity(1000);
-        for i in 0..50_000u32 {
-            assert_eq!(
-                b.take(IpAddr::from(i.to_be_bytes()), rate, 1_000 + i64::from(i)),
-                None
-            );
-            assert!(b.len() <= 1000, "{} buckets", b.len());
-        }
-        // The newest clients keep their budgets: the last address is still counted.
-        let last = IpAddr::from(49_999u32.to_be_bytes());
-        for _ in 0..4 {
-            assert_eq!(b.take(last, rate, 51_000), None);
-        }
-        assert!(
-            b.take(last, rate, 51_000).is_some(),
-            "its sixth request waits"
-        );
     }
 
     #[test]
