@@ -93,6 +93,7 @@ where
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(meta::jwks))
+        .routes(routes!(meta::authorization_server_metadata))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
