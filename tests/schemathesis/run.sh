@@ -10,7 +10,7 @@
 #   POST /users/me/password                    ends every session of the admin
 #   DELETE /users/me/sessions/{id}             the stateful phase feeds it the admin's own
 #                                              session id from GET /users/me/sessions
-# DELETE /admin/users/{id} and PATCH /admin/users/{id} stay in: the server refuses (403) to let
+# DELETE /admin/users/{id} and PATCH /admin/users/{id} stay in: the server refuses (422) to let
 # an admin delete or deactivate themself. (Until the last-admin rule lands, PATCH can take the
 # admin's own roles away; the admin operations after that answer 403, which is documented.)
 # tests/schemathesis/schemathesis.toml names the one place where a schema-valid body may

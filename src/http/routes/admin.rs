@@ -118,8 +118,9 @@ pub async fn get_user(
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AdminUserPatch,
     responses((status = 200, body = UserBody),
-              (status = 403, body = Problem, description = "not an admin (roles, or acting on an admin), or deactivating yourself"),
-              (status = 404, body = Problem), (status = 422, body = Problem)))]
+              (status = 403, body = Problem, description = "not an admin (roles), or a moderator acting on an admin"),
+              (status = 404, body = Problem),
+              (status = 422, body = Problem, description = "an unknown role, or deactivating yourself")))]
 pub async fn update_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Moderator>,
@@ -129,8 +130,7 @@ pub async fn update_user(
 ) -> Result<Json<UserBody>> {
     let id = user_id(&id)?;
     if id == actor.id && patch.is_active == Some(false) {
-        // 403, not 422: the request is well formed, the caller is just not allowed to do it.
-        return Err(Error::Forbidden("you cannot deactivate yourself"));
+        return Err(Error::field("is_active", "you cannot deactivate yourself"));
     }
     let changes = UserChanges {
         roles: patch.roles,
@@ -145,7 +145,8 @@ pub async fn update_user(
 /// Delete a user and end all their sessions. **Required role:** admin.
 #[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204),
-        (status = 403, body = Problem, description = "not an admin, or deleting yourself"), (status = 404, body = Problem)))]
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "deleting yourself")))]
 pub async fn delete_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Admin>,
@@ -154,7 +155,7 @@ pub async fn delete_user(
 ) -> Result<StatusCode> {
     let id = user_id(&id)?;
     if id == actor.id {
-        return Err(Error::Forbidden("you cannot delete yourself"));
+        return Err(Error::field("id", "you cannot delete yourself"));
     }
     auth.delete_user(id, &self::actor(&actor, client)).await?;
     Ok(StatusCode::NO_CONTENT)
