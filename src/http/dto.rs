@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::service::{RoleRecord, SessionRecord, TokenPair, User};
+use crate::service::{EventKind, RoleRecord, SessionRecord, TokenPair, User};
 
 /// A user as the API shows them (never the hash); `User` in the OpenAPI document.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -65,11 +65,14 @@ impl From<TokenPair> for TokenResponse {
 /// `POST /auth/register`. Other fields (`roles`, `is_active`, …) are ignored.
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "alice@example.com")]
+    #[schema(example = "alice@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// 8 to 128 characters.
+    /// 8 to 128 characters (the minimum is AUTHGATE_MIN_PASSWORD_LENGTH, 8 by default), not a
+    /// common password, not the e-mail or username.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(example = "alice")]
+    /// 3 to 32 letters, digits, '.', '_' or '-' (surrounding spaces are dropped).
+    #[schema(example = "alice", pattern = r"^\s*[\w.-]{3,32}\s*$")]
     pub username: Option<String>,
 }
 
@@ -110,8 +113,9 @@ pub struct TokenForm {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
     /// The new username, or null to remove it. Required: `{}` is refused rather than read as null.
+    /// 3 to 32 letters, digits, '.', '_' or '-' (surrounding spaces are dropped).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, required = true)]
+    #[schema(value_type = Option<String>, required = true, pattern = r"^\s*[\w.-]{3,32}\s*$")]
     pub username: Option<Option<String>>,
 }
 
@@ -164,16 +168,24 @@ pub struct SessionList {
     pub items: Vec<SessionResponse>,
 }
 
-/// Query of `GET /admin/users`.
+/// Query of `GET /admin/users`. Values out of range are refused (422), never clamped.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// 1 to 100, default 50.
+    /// Page size, 1 to 100 (default 50).
+    #[param(required = false, value_type = i64, minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// The `next` cursor of the previous page.
+    #[param(required = false, value_type = Uuid)]
     pub after: Option<String>,
-    /// Substring of e-mail or username.
+    /// Substring of e-mail or username; no control characters.
+    #[param(required = false, value_type = String, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub q: Option<String>,
+    /// Users with this role.
+    #[param(required = false, value_type = String)]
     pub role: Option<String>,
+    /// `true`: active users only; `false`: deactivated users only.
+    #[param(required = false, value_type = bool)]
     pub active: Option<bool>,
 }
 
@@ -188,6 +200,8 @@ pub struct UserPage {
 /// `PATCH /admin/users/{id}`.
 #[derive(Deserialize, ToSchema)]
 pub struct AdminUserPatch {
+    /// The complete new set of roles; each must exist (see `GET /admin/roles`).
+    #[schema(value_type = Option<Vec<RoleNameValue>>, inline)]
     pub roles: Option<Vec<String>>,
     pub is_active: Option<bool>,
 }
@@ -195,10 +209,27 @@ pub struct AdminUserPatch {
 /// A role.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RoleResponse {
+    #[schema(value_type = RoleNameValue, inline)]
     pub name: String,
+    /// At most 256 characters.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub description: String,
 }
+
+/// A role name: 1 to 64 characters of a-z, 0-9, '_', '-', ':', starting with a letter.
+pub struct RoleNameValue;
+
+impl utoipa::PartialSchema for RoleNameValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z][a-z0-9_:-]{0,63}$"))
+            .into()
+    }
+}
+
+impl ToSchema for RoleNameValue {}
 
 impl From<RoleRecord> for RoleResponse {
     fn from(r: RoleRecord) -> Self {
@@ -215,22 +246,41 @@ pub struct RoleList {
     pub items: Vec<RoleResponse>,
 }
 
-/// Query of `GET /admin/audit`.
+/// Query of `GET /admin/audit`. Values out of range are refused (422), never clamped.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditListQuery {
     /// Events about this user id.
+    #[param(required = false, value_type = Uuid)]
     pub user: Option<String>,
-    /// Events of this type (`login_failed`, `account_locked`, `roles_changed`, ...).
+    /// Events of this type.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(required = false, rename = "type", value_type = AuditEventType, inline)]
     pub kind: Option<String>,
     /// The `next` cursor of the previous page: events after that one.
+    #[param(required = false, value_type = i64, minimum = 0)]
     pub after: Option<i64>,
     /// Events at or after this unix time (seconds).
+    #[param(required = false, value_type = i64, minimum = 0)]
     pub since: Option<i64>,
-    /// 1 to 500, default 100.
+    /// Page size, 1 to 500 (default 100).
+    #[param(required = false, value_type = i64, minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
+
+/// The types of audit events, as the `type` filter takes them.
+pub struct AuditEventType;
+
+impl utoipa::PartialSchema for AuditEventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(EventKind::ALL.iter().map(|k| k.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for AuditEventType {}
 
 /// One security event. Never contains a password or a token.
 #[derive(Serialize, ToSchema)]

@@ -81,3 +81,24 @@ where
         })
     }
 }
+
+/// [`AppJson`] for the API's own request bodies, which are all JSON objects. serde would read a
+/// struct from a JSON array too (field by field, in order), so `[null, null]` would pass as a
+/// patch that changes nothing; here anything but an object is refused as 422.
+pub(crate) struct JsonObject<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonObject<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        type Object = serde_json::Map<String, serde_json::Value>;
+        let AppJson(object) = AppJson::<Object>::from_request(req, state).await?;
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map(JsonObject)
+            .map_err(|e| Error::field("body", e.to_string()))
+    }
+}

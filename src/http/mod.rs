@@ -7,6 +7,7 @@ mod extract;
 mod json;
 mod middleware;
 mod oauth;
+mod openapi;
 mod problem;
 mod routes;
 
@@ -32,7 +33,7 @@ use routes::{admin, auth, meta, users};
 #[openapi(
     info(title = "authgate", description = "JWT authentication server: registration, OAuth2 password login, rotating refresh tokens, revocation, roles."),
     modifiers(&SecuritySchemes),
-    components(schemas(crate::service::ErrorCode)),
+    components(schemas(crate::service::ErrorCode, problem::Problem, oauth::OAuthError)),
     tags((name = "auth", description = "Sign-up, sign-in, tokens, sign-out"),
          (name = "users", description = "The signed-in user's own account"),
          (name = "admin", description = "User and role management"),
@@ -93,6 +94,7 @@ where
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(meta::jwks))
+        .routes(routes!(meta::authorization_server_metadata))
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
@@ -110,7 +112,9 @@ where
 
 /// The OpenAPI document of [`router`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::<AuthState>().split_for_parts().1
+    let mut doc = api::<AuthState>().split_for_parts().1;
+    openapi::complete(&mut doc);
+    doc
 }
 
 /// `GET /openapi.json` and the Swagger UI at `/docs`, served from the binary (no CDN).

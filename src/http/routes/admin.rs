@@ -15,7 +15,7 @@ use crate::http::dto::{
     UserPage,
 };
 use crate::http::extract::{Admin, Moderator, RequireRole};
-use crate::http::json::AppJson;
+use crate::http::json::JsonObject;
 use crate::http::problem::Problem;
 use crate::service::AuthState;
 use crate::service::CurrentUser;
@@ -41,6 +41,14 @@ fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64> {
     Ok(limit)
 }
 
+/// A unix time or a log position: never negative.
+fn non_negative(field: &str, value: Option<i64>) -> Result<Option<i64>> {
+    match value {
+        Some(v) if v < 0 => Err(Error::field(field, "must be 0 or more")),
+        v => Ok(v),
+    }
+}
+
 fn actor(user: &CurrentUser, client: ClientInfo) -> Actor {
     Actor {
         id: Some(user.id),
@@ -63,7 +71,7 @@ pub async fn list_users(
 ) -> Result<Json<UserPage>> {
     let Query(q) = query_or_422(query)?;
     let limit = page_limit(q.limit, 50, 100)?;
-    let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
+    let after = match q.after.as_deref() {
         Some(a) => Some(
             Uuid::parse_str(a)
                 .map_err(|_| Error::field("after", "not a cursor returned by this endpoint"))?,
@@ -96,7 +104,7 @@ pub async fn list_users(
 
 /// One user. **Required role:** moderator or admin.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = UserBody), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = UserBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_user(
     State(auth): State<AuthState>,
     _: RequireRole<Moderator>,
@@ -109,13 +117,16 @@ pub async fn get_user(
 /// **Required role:** admin; moderator for `is_active` of non-admins.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AdminUserPatch,
-    responses((status = 200, body = UserBody), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserBody),
+              (status = 403, body = Problem, description = "not an admin (roles), or a moderator acting on an admin"),
+              (status = 404, body = Problem),
+              (status = 422, body = Problem, description = "an unknown role, or deactivating yourself")))]
 pub async fn update_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Moderator>,
     client: ClientInfo,
     Path(id): Path<String>,
-    AppJson(patch): AppJson<AdminUserPatch>,
+    JsonObject(patch): JsonObject<AdminUserPatch>,
 ) -> Result<Json<UserBody>> {
     let id = user_id(&id)?;
     if id == actor.id && patch.is_active == Some(false) {
@@ -133,7 +144,9 @@ pub async fn update_user(
 
 /// Delete a user and end all their sessions. **Required role:** admin.
 #[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path)), responses((status = 204),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "deleting yourself")))]
 pub async fn delete_user(
     State(auth): State<AuthState>,
     actor: RequireRole<Admin>,
@@ -173,11 +186,11 @@ pub async fn audit_log(
 ) -> Result<Json<AuditPage>> {
     let Query(q) = query_or_422(query)?;
     let limit = page_limit(q.limit, 100, 500)?;
-    let user_id = match q.user.as_deref().filter(|u| !u.is_empty()) {
+    let user_id = match q.user.as_deref() {
         Some(u) => Some(Uuid::parse_str(u).map_err(|_| Error::field("user", "not a user id"))?),
         None => None,
     };
-    let event = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+    let event = match q.kind.as_deref() {
         Some(k) => Some(EventKind::parse(k).ok_or_else(|| {
             let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
             Error::field(
@@ -191,8 +204,8 @@ pub async fn audit_log(
         limit: limit + 1,
         user_id,
         event: event.map(|e| e.as_str().to_owned()),
-        since: q.since,
-        after_seq: q.after,
+        since: non_negative("since", q.since)?,
+        after_seq: non_negative("after", q.after)?,
     };
     let mut records = auth.audit_log(&query).await?;
     let next = if records.len() as i64 > limit {
@@ -236,11 +249,11 @@ pub async fn list_roles(
 
 /// Create a role. **Required role:** admin.
 #[utoipa::path(post, path = "/admin/roles", tag = "admin", security(("oauth2" = []), ("bearer" = [])), request_body = RoleResponse,
-    responses((status = 201, body = RoleResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = RoleResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_role(
     State(auth): State<AuthState>,
     _: RequireRole<Admin>,
-    AppJson(req): AppJson<RoleResponse>,
+    JsonObject(req): JsonObject<RoleResponse>,
 ) -> Result<(StatusCode, Json<RoleResponse>)> {
     let role = auth.create_role(&req.name, &req.description).await?;
     Ok((StatusCode::CREATED, Json(role.into())))

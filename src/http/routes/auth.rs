@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::ClientInfo;
 use crate::http::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm};
 use crate::http::dto::{TokenResponse, UserBody};
-use crate::http::json::AppJson;
+use crate::http::json::JsonObject;
 use crate::http::oauth::{OAuthError, OAuthErrorCode};
 use crate::http::problem::Problem;
 use crate::service::AuthState;
@@ -37,8 +37,14 @@ pub(crate) fn no_store(tokens: impl Into<TokenResponse>) -> Response {
 pub async fn register(
     State(auth): State<AuthState>,
     client: ClientInfo,
-    AppJson(req): AppJson<RegisterRequest>,
+    JsonObject(req): JsonObject<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserBody>)> {
+    if req.username.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(Error::field(
+            "username",
+            "must not be empty: leave it out to register without a username",
+        ));
+    }
     let user = auth
         .register(&req.email, req.password, req.username.as_deref(), &client)
         .await?;
@@ -147,7 +153,7 @@ fn oauth_login_error(e: Error) -> OAuthError {
 pub async fn login(
     State(auth): State<AuthState>,
     client: ClientInfo,
-    AppJson(req): AppJson<LoginRequest>,
+    JsonObject(req): JsonObject<LoginRequest>,
 ) -> Result<Response> {
     let tokens = auth
         .login(&req.username, &req.password, req.remember_me, client)
@@ -169,7 +175,7 @@ pub async fn login(
 pub async fn refresh(
     State(auth): State<AuthState>,
     client: ClientInfo,
-    AppJson(req): AppJson<RefreshRequest>,
+    JsonObject(req): JsonObject<RefreshRequest>,
 ) -> Result<Response> {
     Ok(no_store(auth.refresh(&req.refresh_token, &client).await?))
 }

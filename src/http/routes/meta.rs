@@ -1,4 +1,4 @@
-//! Discovery and health: JWKS, OpenID configuration, liveness, readiness.
+//! Discovery and health: JWKS, authorization server metadata, liveness, readiness.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,33 +23,37 @@ pub async fn jwks(State(auth): State<AuthState>) -> Response {
     response
 }
 
-/// OpenID Provider metadata, the subset that applies.
+/// OAuth 2.0 authorization server metadata (RFC 8414), with only what authgate does: the
+/// password and refresh-token grants at the token endpoint, for public clients, and a JWKS to
+/// verify the access tokens with. There is no authorization endpoint (no redirect flows), so no
+/// response type is supported; and authgate is not an OpenID provider, so nothing about ID
+/// tokens is advertised.
 #[derive(Serialize, ToSchema)]
 pub struct Discovery {
     pub issuer: String,
-    pub jwks_uri: String,
     pub token_endpoint: String,
+    pub jwks_uri: String,
+    /// `password` and `refresh_token`.
     pub grant_types_supported: Vec<&'static str>,
+    /// `none`: clients do not authenticate (public clients, RFC 6749 §2.1).
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    /// Empty: RFC 8414 requires the member, and without an authorization endpoint there is no
+    /// `response_type` to support.
     pub response_types_supported: Vec<&'static str>,
-    pub subject_types_supported: Vec<&'static str>,
+    /// Where the API is described.
+    pub service_documentation: String,
 }
 
-/// Discovery metadata, so any JWT library can find our keys.
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery", responses((status = 200, body = Discovery)))]
-pub async fn openid_configuration(State(auth): State<AuthState>) -> Response {
-    let verifier = auth.verifier();
-    let issuer = verifier.issuer().trim_end_matches('/').to_owned();
+fn discovery(auth: &AuthState) -> Response {
+    let issuer = auth.verifier().issuer().trim_end_matches('/').to_owned();
     let body = Discovery {
-        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         token_endpoint: format!("{issuer}/auth/token"),
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        service_documentation: format!("{issuer}/docs"),
         issuer,
         grant_types_supported: vec!["password", "refresh_token"],
         token_endpoint_auth_methods_supported: vec!["none"],
-        id_token_signing_alg_values_supported: vec![verifier.keys().alg().name()],
-        response_types_supported: vec!["token"],
-        subject_types_supported: vec!["public"],
+        response_types_supported: Vec::new(),
     };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(
@@ -57,6 +61,21 @@ pub async fn openid_configuration(State(auth): State<AuthState>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
+}
+
+/// Authorization server metadata (RFC 8414): the issuer, token endpoint, grants and keys.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, body = Discovery)))]
+pub async fn authorization_server_metadata(State(auth): State<AuthState>) -> Response {
+    discovery(&auth)
+}
+
+/// The same metadata at the OpenID Connect discovery address, where many JWT libraries look
+/// (RFC 8414 §5). authgate issues no ID tokens: this is not OpenID provider metadata.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, body = Discovery)))]
+pub async fn openid_configuration(State(auth): State<AuthState>) -> Response {
+    discovery(&auth)
 }
 
 /// Liveness: the process answers.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::ClientInfo;
 use crate::http::dto::{ChangePasswordRequest, SessionList, SessionResponse, UpdateMeRequest};
 use crate::http::dto::{TokenResponse, UserBody};
-use crate::http::json::AppJson;
+use crate::http::json::JsonObject;
 use crate::http::problem::Problem;
 use crate::http::routes::auth::no_store;
 use crate::service::AuthState;
@@ -35,11 +35,17 @@ pub async fn me(State(auth): State<AuthState>, user: CurrentUser) -> Result<Json
 pub async fn update_me(
     State(auth): State<AuthState>,
     user: CurrentUser,
-    AppJson(req): AppJson<UpdateMeRequest>,
+    JsonObject(req): JsonObject<UpdateMeRequest>,
 ) -> Result<Json<UserBody>> {
     let username = req.username.ok_or_else(|| {
         Error::field("username", "required: a new username, or null to remove it")
     })?;
+    if username.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(Error::field(
+            "username",
+            "must not be empty: send null to remove the username",
+        ));
+    }
     Ok(Json(
         auth.set_username(user.id, username.as_deref())
             .await?
@@ -56,7 +62,7 @@ pub async fn change_password(
     State(auth): State<AuthState>,
     user: CurrentUser,
     client: ClientInfo,
-    AppJson(req): AppJson<ChangePasswordRequest>,
+    JsonObject(req): JsonObject<ChangePasswordRequest>,
 ) -> Result<Response> {
     let tokens = auth
         .change_password(user.id, &req.current_password, req.new_password, client)
