@@ -164,7 +164,7 @@ pub(crate) enum SigningKey {
     /// RS256, signed with ring, whose RSA private-key operation is constant time. jsonwebtoken's
     /// RS256 signer is the `rsa` crate's, which is not (RUSTSEC-2023-0071, the Marvin attack),
     /// and every login and refresh signs a token, so its timing would be observable.
-    Rsa(ring::signature::RsaKeyPair),
+    Rsa(Box<ring::signature::RsaKeyPair>),
 }
 
 impl SigningKey {
@@ -173,7 +173,7 @@ impl SigningKey {
     fn from_der(alg: JwtAlg, der: &[u8]) -> anyhow::Result<Self> {
         match alg {
             JwtAlg::RS256 => ring::signature::RsaKeyPair::from_der(der)
-                .map(SigningKey::Rsa)
+                .map(|pair| SigningKey::Rsa(Box::new(pair)))
                 .map_err(|e| anyhow::anyhow!("corrupt RS256 signing key: {e}")),
             _ => Ok(SigningKey::Jwt(encoding_key(alg, der))),
         }

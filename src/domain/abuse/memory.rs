@@ -118,11 +118,11 @@ impl RepeatedEvents {
     /// Note one event of `kind` from `addr` at `now_ms`.
     pub fn note(&self, kind: &'static str, addr: IpAddr, now_ms: i64) -> Repeat {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = windows.get_mut(&(kind, addr)) {
-            if now_ms - w.started_ms < self.window_ms {
-                w.held_back += 1;
-                return Repeat::HeldBack;
-            }
+        if let Some(w) = windows.get_mut(&(kind, addr))
+            && now_ms - w.started_ms < self.window_ms
+        {
+            w.held_back += 1;
+            return Repeat::HeldBack;
         }
         if windows.len() >= MEMORY_BUCKETS_MAX {
             // Full: windows still open lose their count (their first event was written).
