@@ -171,8 +171,11 @@ macro_rules! seed_with {
 /// Migrate with authgate's own migrations, then insert `users` users (plus the three-role one)
 /// sharing `hash`, in one transaction.
 pub async fn seed(db: &BenchDb, users: usize, hash: &str) -> anyhow::Result<()> {
-    let settings = crate::serve::authgate_settings(&db.url)?;
-    drop(authgate::startup::open_store(&settings).await?);
+    // Only the migrations, not `AuthState::from_settings`: that would also create the signing
+    // key, which the first start of the child process does (and its start-up figure includes).
+    let store = authgate::internals::connect(&db.url).await?;
+    store.migrate().await.context("applying migrations failed")?;
+    drop(store);
     match db.backend {
         Db::Sqlite => seed_with!(
             sqlx::Sqlite,
