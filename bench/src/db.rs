@@ -174,7 +174,10 @@ pub async fn seed(db: &BenchDb, users: usize, hash: &str) -> anyhow::Result<()> 
     // Only the migrations, not `AuthState::from_settings`: that would also create the signing
     // key, which the first start of the child process does (and its start-up figure includes).
     let store = authgate::internals::connect(&db.url).await?;
-    store.migrate().await.context("applying migrations failed")?;
+    store
+        .migrate()
+        .await
+        .context("applying migrations failed")?;
     drop(store);
     match db.backend {
         Db::Sqlite => seed_with!(

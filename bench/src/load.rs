@@ -158,7 +158,11 @@ impl Workload {
                 path,
                 token: token.as_deref(),
             },
-            Workload::Login { next, stride, users } => {
+            Workload::Login {
+                next,
+                stride,
+                users,
+            } => {
                 let body = login_body(*next % *users);
                 *next += *stride;
                 Request::PostJson {

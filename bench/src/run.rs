@@ -84,12 +84,15 @@ async fn measure(
     if let Some(floor) = m.floor {
         floor.close().await;
     }
-    let results = groups.into_iter().zip(recs).map(|((label, what, cdf), rec)| {
-        let mut result = ScenarioResult::from_recorder(label, what, rec, elapsed, m.sheds, cdf);
-        result.server_cpu_pct = cpu_pct;
-        result.peak_rss_mib = peak;
-        result
-    });
+    let results = groups
+        .into_iter()
+        .zip(recs)
+        .map(|((label, what, cdf), rec)| {
+            let mut result = ScenarioResult::from_recorder(label, what, rec, elapsed, m.sheds, cdf);
+            result.server_cpu_pct = cpu_pct;
+            result.peak_rss_mib = peak;
+            result
+        });
     Ok(results.collect())
 }
 
