@@ -24,9 +24,8 @@
 
 use std::sync::LazyLock;
 
-use authgate::JwtAlg;
-use authgate::token::access::ACCESS_TYP;
-use authgate::token::{AccessClaims, TokenError};
+use authgate::internals::ACCESS_TYP;
+use authgate::{AccessClaims, JwtAlg, TokenError};
 use authgate_fuzz::{AUDIENCE, Fixture, ISSUER, LEEWAY, Ring, b64, fixture, sign_raw};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
