@@ -57,7 +57,7 @@ fn fixture() -> Fixture {
         (state, revocations)
     });
     let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
-    let verifier = state.verifier();
+    let verifier = authgate::internals::verifier(&state);
     let claims = verifier.claims(user, session, three_roles(), state.clock().now(), 900);
     let token = verifier.sign(&claims).expect("sign");
     Fixture {
@@ -88,7 +88,7 @@ fn request_parts(token: &str) -> Parts {
 fn hot_paths(c: &mut Criterion) {
     let f = fixture();
     let now = f.state.clock().now();
-    let verifier = f.state.verifier();
+    let verifier = authgate::internals::verifier(&f.state);
 
     c.bench_function(
         "verify: access token, first sight (EdDSA signature + claims)",

@@ -59,7 +59,7 @@ static HTTP: LazyLock<Http> = LazyLock::new(|| {
             .expect("register alice")
     });
     let bearer = |id: Uuid, roles: &[&str]| {
-        let v = state.verifier();
+        let v = authgate::internals::verifier(&state);
         let roles = roles.iter().map(|r| (*r).to_owned()).collect();
         let claims = v.claims(id, Uuid::new_v4(), roles, state.clock().now(), 365 * 86_400);
         HeaderValue::try_from(format!("Bearer {}", v.sign(&claims).expect("sign")))

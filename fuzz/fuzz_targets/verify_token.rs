@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
 /// Also checks that the verified-token cache answers as a full verification does: the cached
 /// path (`verify`) and `verify_uncached` must agree at the same `now`, first call and repeat.
 fn verify(ring: &Ring, token: &str) -> Result<AccessClaims, TokenError> {
-    let v = ring.state.verifier();
+    let v = authgate::internals::verifier(&ring.state);
     let cached = v.verify(token, now());
     let full = v.verify_uncached(token, now());
     let again = v.verify(token, now());
