@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use records::*;
-pub use sql::{PgStore, SqliteStore, connect};
+pub use sql::connect;
 
 /// What can go wrong in storage, as the rest of the crate needs to know it.
 #[derive(Debug, thiserror::Error)]
