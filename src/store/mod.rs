@@ -4,6 +4,8 @@
 //! Handlers and services never see `sqlx::Error`: the store translates driver errors into
 //! [`StoreError`] (a unique violation becomes `Conflict`, a dead connection `Unavailable`).
 
+#[cfg(test)]
+mod contract;
 mod migrate;
 mod records;
 mod sql;

@@ -152,3 +152,20 @@ pub(crate) struct SqliteStore {
 pub(crate) struct PgStore {
     pub(crate) pool: sqlx::PgPool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// A pool that cannot hand out a connection is `Unavailable` (503), not a bug (500).
+    #[test]
+    fn pool_errors_are_unavailable() {
+        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(StoreError::from(e), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::Other(_)
+        ));
+    }
+}
