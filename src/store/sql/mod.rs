@@ -124,13 +124,13 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// An id column, which holds UUID text on both backends.
-pub(crate) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
+fn parse_uuid(s: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(s)
         .map_err(|e| StoreError::Other(anyhow::anyhow!("corrupt id {s:?} in database: {e}")))
 }
 
 /// Escape `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-pub(crate) fn like_pattern(q: &str) -> String {
+fn like_pattern(q: &str) -> String {
     let mut out = String::with_capacity(q.len() + 2);
     out.push('%');
     for c in q.to_lowercase().chars() {
@@ -145,12 +145,12 @@ pub(crate) fn like_pattern(q: &str) -> String {
 
 /// The store over a SQLite connection pool.
 pub(crate) struct SqliteStore {
-    pub(crate) pool: sqlx::SqlitePool,
+    pool: sqlx::SqlitePool,
 }
 
 /// The store over a PostgreSQL connection pool.
 pub(crate) struct PgStore {
-    pub(crate) pool: sqlx::PgPool,
+    pool: sqlx::PgPool,
 }
 
 #[cfg(test)]
