@@ -17,7 +17,8 @@ mod users;
 use std::future::Future;
 use std::sync::Arc;
 
-use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use uuid::Uuid;
 
 use super::{NewSession, NewUser, Store, UserRecord, connect};
@@ -124,16 +125,12 @@ async fn admin(server: &str, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// `server` with its database name replaced by `name` (the query string kept).
+/// `server` with its database name replaced by `name`.
 fn with_database(server: &str, name: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    match query {
-        Some(q) => format!("{prefix}/{name}?{q}"),
-        None => format!("{prefix}/{name}"),
-    }
+    let options: PgConnectOptions = server
+        .parse()
+        .expect("TEST_DATABASE_URL is a postgres: URL");
+    options.database(name).to_url_lossy().to_string()
 }
 
 /// A new active user `name` (`name@example.com`) with the role `user`, keys as the services

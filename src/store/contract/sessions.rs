@@ -31,6 +31,12 @@ pub(super) fn rotation(presented: &str, child: &str, now: i64) -> Rotation {
     }
 }
 
+/// The ids of `user`'s live sessions at `now`, as `list_sessions` orders them.
+async fn live_ids(s: &dyn Store, user: Uuid, now: i64) -> Vec<Uuid> {
+    let sessions = s.list_sessions(user, now).await.unwrap();
+    sessions.iter().map(|session| session.id).collect()
+}
+
 async fn rotate(s: &dyn Store, presented: &str, child: &str, now: i64) -> RotateOutcome {
     s.rotate_refresh(&rotation(presented, child, now))
         .await
@@ -228,13 +234,7 @@ async fn revoke_user_sessions_keeps_one_and_reaches_a_day_back(s: Arc<dyn Store>
     expected.sort();
     assert_eq!(revoked, expected);
     assert!(!revoked.contains(&ended_long_ago));
-    let listed: Vec<Uuid> = s
-        .list_sessions(vic.id, now)
-        .await
-        .unwrap()
-        .iter()
-        .map(|x| x.id)
-        .collect();
+    let listed = live_ids(&*s, vic.id, now).await;
     assert_eq!(listed, [kept]);
     assert_eq!(s.list_sessions(other.id, now).await.unwrap()[0].id, others);
     let all = s.revoke_user_sessions(vic.id, None, now).await.unwrap();
@@ -251,13 +251,7 @@ async fn cap_sessions_ends_the_oldest_beyond_the_cap(s: Arc<dyn Store>) {
     let mut ended = s.cap_sessions(wes.id, 2, NOW + 10).await.unwrap();
     ended.sort();
     assert_eq!(ended, ids[..2]);
-    let listed: Vec<Uuid> = s
-        .list_sessions(wes.id, NOW + 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|x| x.id)
-        .collect();
+    let listed = live_ids(&*s, wes.id, NOW + 10).await;
     assert_eq!(listed, [ids[3], ids[2]]);
     assert!(
         s.cap_sessions(wes.id, 2, NOW + 10)
@@ -276,13 +270,7 @@ async fn list_sessions_lists_live_sessions_newest_first(s: Arc<dyn Store>) {
     s.revoke_session(xia.id, revoked, now).await.unwrap();
     let older = open(&*s, &xia, now - 10, "xia-older").await;
     let newer = open(&*s, &xia, now - 5, "xia-newer").await;
-    let listed: Vec<Uuid> = s
-        .list_sessions(xia.id, now)
-        .await
-        .unwrap()
-        .iter()
-        .map(|x| x.id)
-        .collect();
+    let listed = live_ids(&*s, xia.id, now).await;
     assert_eq!(listed, [newer, older]);
 }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{NOW, contract, create, new_session, new_user};
 use crate::domain::login_key;
-use crate::store::{RoleRecord, Store, StoreError, UserQuery};
+use crate::store::{RoleRecord, Store, StoreError, UserQuery, UserRecord};
 
 contract!(
     create_user_stores_the_user_with_sorted_roles,
@@ -24,6 +24,11 @@ contract!(
     roles_are_listed_by_name_and_unique,
     text_with_nul_is_stored_or_refused_as_invalid,
 );
+
+/// The user whose login key is `key`.
+async fn login(s: &dyn Store, key: &str) -> Option<UserRecord> {
+    s.user_by_login(key).await.unwrap()
+}
 
 /// `create_user` returns what it stored, roles sorted, and `user_by_id` reads the same back.
 async fn create_user_stores_the_user_with_sorted_roles(s: Arc<dyn Store>) {
@@ -92,31 +97,16 @@ async fn user_by_login_finds_the_email_or_the_username_key(s: Arc<dyn Store>) {
     let mut frank = new_user("Frank");
     frank.roles = vec!["moderator".into(), "admin".into(), "user".into()];
     s.create_user(&frank).await.unwrap();
-    let by_email = s
-        .user_by_login("frank@example.com")
-        .await
-        .unwrap()
-        .expect("by e-mail");
+    let by_email = login(&*s, "frank@example.com").await.expect("by e-mail");
     assert_eq!(by_email.id, frank.id);
     assert_eq!(by_email.roles, ["admin", "moderator", "user"]);
-    let by_name = s
-        .user_by_login("frank")
-        .await
-        .unwrap()
-        .expect("by username");
+    let by_name = login(&*s, "frank").await.expect("by username");
     assert_eq!(by_name.id, frank.id);
-    assert!(
-        s.user_by_login("Frank").await.unwrap().is_none(),
-        "keys only"
-    );
+    assert!(login(&*s, "Frank").await.is_none(), "keys only");
     let mut nobody = new_user("grace");
     nobody.roles = vec![];
     s.create_user(&nobody).await.unwrap();
-    let grace = s
-        .user_by_login("grace")
-        .await
-        .unwrap()
-        .expect("a user without roles");
+    let grace = login(&*s, "grace").await.expect("a user without roles");
     assert!(grace.roles.is_empty());
 }
 
@@ -191,14 +181,8 @@ async fn set_username_changes_clears_and_frees_the_key(s: Arc<dyn Store>) {
             .await
             .unwrap()
     );
-    assert_eq!(
-        s.user_by_login("heidi2").await.unwrap().unwrap().id,
-        heidi.id
-    );
-    assert!(
-        s.user_by_login("heidi").await.unwrap().is_none(),
-        "the old key is free"
-    );
+    assert_eq!(login(&*s, "heidi2").await.unwrap().id, heidi.id);
+    assert!(login(&*s, "heidi").await.is_none(), "the old key is free");
     let err = s
         .set_username(heidi.id, Some(("Ivan", "ivan")))
         .await
