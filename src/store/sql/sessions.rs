@@ -2,6 +2,11 @@
 //! backends (see `super` for the shape of these files). The one part that differs between
 //! backends, the claim of a refresh token, is written per backend at the bottom.
 
+// For the two claims at the bottom; the macro body imports its own names.
+use sqlx::{PgPool, SqlitePool};
+
+use crate::store::{Rotation, SessionRecord, StoreResult};
+
 /// `impl SessionStore for $store`, whose `pool` is a pool of the sqlx driver `$db`. `$claim` is
 /// the backend's `async fn(&Pool<$db>, &Rotation) -> StoreResult<Option<SessionRecord>>`: mark
 /// the presented token used, extend its live session and store the successor, atomically;
@@ -298,10 +303,6 @@ mod postgres {
         super::postgres_claim
     );
 }
-
-use sqlx::{PgPool, SqlitePool};
-
-use crate::store::{Rotation, SessionRecord, StoreResult};
 
 /// The claim as one transaction of three statements (SQLite has no data-modifying CTEs). On
 /// SQLite writers serialise, so exactly one concurrent caller's first UPDATE sees the row.
