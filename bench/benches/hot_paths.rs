@@ -7,9 +7,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use authgate::revocation::Revocations;
-use authgate::token::refresh;
-use authgate::{AuthState, Clock, CurrentUser, Settings};
+use authgate::internals::{Revocations, connect, refresh};
+use authgate::{AuthState, CurrentUser, Settings};
 use axum::extract::FromRequestParts;
 use axum::http::Request;
 use axum::http::header::AUTHORIZATION;
@@ -37,23 +36,15 @@ fn fixture() -> Fixture {
         .enable_all()
         .build()
         .expect("runtime");
-    let settings = Settings::from_args(
-        [
-            "--bind",
-            "127.0.0.1:0",
-            "--data-dir",
-            &dir.display().to_string(),
-        ]
-        .map(String::from),
-    )
-    .expect("settings");
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("authgate.db").display());
+    let settings =
+        Settings::from_args(["--bind", "127.0.0.1:0", "--database-url", &url].map(String::from))
+            .expect("settings");
     let (state, revocations) = rt.block_on(async {
-        let store = authgate::startup::open_store(&settings)
-            .await
-            .expect("store");
-        let state = authgate::startup::build_state(&settings, store.clone(), Clock::default())
-            .await
-            .expect("state");
+        let state = AuthState::from_settings(&settings).await.expect("state");
+        // A list of its own over the same database, as the state loads one.
+        let store = connect(&url).await.expect("store");
         let now = state.clock().now();
         let revocations = Revocations::load(store, settings.access_ttl + settings.leeway, now)
             .await
@@ -66,7 +57,7 @@ fn fixture() -> Fixture {
         (state, revocations)
     });
     let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
-    let verifier = state.verifier();
+    let verifier = authgate::internals::verifier(&state);
     let claims = verifier.claims(user, session, three_roles(), state.clock().now(), 900);
     let token = verifier.sign(&claims).expect("sign");
     Fixture {
@@ -97,7 +88,7 @@ fn request_parts(token: &str) -> Parts {
 fn hot_paths(c: &mut Criterion) {
     let f = fixture();
     let now = f.state.clock().now();
-    let verifier = f.state.verifier();
+    let verifier = authgate::internals::verifier(&f.state);
 
     c.bench_function(
         "verify: access token, first sight (EdDSA signature + claims)",

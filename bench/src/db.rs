@@ -71,7 +71,7 @@ impl BenchDb {
         }
     }
 
-    /// Remove the database (call after every server using it has stopped).
+    /// Remove the database (call after every child process using it has stopped).
     pub async fn drop_db(self) {
         if let Some((admin, name)) = &self.pg
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
@@ -87,7 +87,7 @@ impl BenchDb {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
-    /// A directory for the run's scratch files (port files, server logs).
+    /// A directory for the run's scratch files (port files, the child processes' logs).
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
     }
@@ -110,10 +110,15 @@ fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
-/// One argon2id hash with the server's parameters (the PHC string every seeded user gets).
-pub fn hash_password(m_kib: u32, t: u32) -> anyhow::Result<String> {
+/// argon2id with authgate's parameters `m_kib` and `t`, one lane.
+pub fn argon2(m_kib: u32, t: u32) -> anyhow::Result<Argon2<'static>> {
     let params = Params::new(m_kib, t, 1, None).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// One argon2id hash with authgate's parameters (the PHC string every seeded user gets).
+pub fn hash_password(m_kib: u32, t: u32) -> anyhow::Result<String> {
+    argon2(m_kib, t)?
         .hash_password(PASSWORD.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))
@@ -166,8 +171,14 @@ macro_rules! seed_with {
 /// Migrate with authgate's own migrations, then insert `users` users (plus the three-role one)
 /// sharing `hash`, in one transaction.
 pub async fn seed(db: &BenchDb, users: usize, hash: &str) -> anyhow::Result<()> {
-    let settings = crate::serve::authgate_settings(&db.url)?;
-    drop(authgate::startup::open_store(&settings).await?);
+    // Only the migrations, not `AuthState::from_settings`: that would also create the signing
+    // key, which the first start of the child process does (and its start-up figure includes).
+    let store = authgate::internals::connect(&db.url).await?;
+    store
+        .migrate()
+        .await
+        .context("applying migrations failed")?;
+    drop(store);
     match db.backend {
         Db::Sqlite => seed_with!(
             sqlx::Sqlite,
@@ -208,14 +219,15 @@ fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
 }
 
 /// The database's own floor under a refresh: durable single-row `UPDATE … RETURNING`,
-/// each autocommitted, through sqlx with authgate's pool sizes.
+/// each autocommitted, through sqlx with authgate's pool sizes. Clones share the pool.
+#[derive(Clone)]
 pub enum Floor {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
 
 impl Floor {
-    /// Create `bench_floor` with one row per task.
+    /// Create `bench_floor` with one row per connection.
     pub async fn open(db: &BenchDb, rows: usize) -> anyhow::Result<Self> {
         let floor = match db.backend {
             Db::Sqlite => Floor::Sqlite(
@@ -260,6 +272,7 @@ impl Floor {
         })
     }
 
+    /// Close the pool (every clone's).
     pub async fn close(self) {
         match self {
             Floor::Sqlite(pool) => pool.close().await,

@@ -1,22 +1,22 @@
 //! The load generator: N tasks, each with its own keep-alive connection, each running one
-//! scenario's request loop until a deadline, recording every request's latency and outcome.
-//! Tasks carry real state: a refresh chain always presents the token the previous refresh
-//! returned.
+//! [`Workload`] in the same loop until a deadline (build the next request, time it, take in
+//! the answer), recording every request's latency and outcome. Workloads carry real state: a
+//! refresh chain always presents the token the previous refresh returned.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hyper::StatusCode;
+use hyper::body::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::Conn;
 use crate::db::{self, Floor};
 
-/// What one task saw.
+/// What one connection saw.
 #[derive(Debug, Default)]
 pub struct Recorder {
     /// Latency of every completed request, in microseconds.
@@ -28,7 +28,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    fn record<T>(&mut self, start: Instant, outcome: &anyhow::Result<(StatusCode, T)>) {
+    fn record(&mut self, start: Instant, outcome: &Outcome) {
         match outcome {
             Ok((status, _)) => {
                 let us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
@@ -93,122 +93,165 @@ pub async fn sessions(
     Ok(out)
 }
 
-/// What a task does in a loop.
+/// What one connection does, request after request, until the deadline. It carries the
+/// connection's state: a login workload walks through the seeded users, a refresh chain holds
+/// the token the previous refresh returned.
 #[derive(Clone)]
-pub enum Work {
+pub enum Workload {
     /// `GET path`, optionally with a bearer token.
     Get {
         path: &'static str,
         token: Option<String>,
     },
-    /// `POST /auth/login` as seeded users, round-robin from `first`, `stride` apart.
+    /// `POST /auth/login` as seeded users, round-robin from `next`, `stride` apart.
     Login {
-        first: usize,
+        next: usize,
         stride: usize,
         users: usize,
     },
-    /// `POST /auth/refresh`, each with the refresh token the previous one returned.
+    /// `POST /auth/refresh`, each with the refresh token the previous one returned; when the
+    /// chain breaks, seeded user `user` logs in again.
     RefreshChain { tokens: Tokens, user: usize },
-    /// `POST /auth/register` with e-mails unique to this run and task.
-    Register { prefix: String },
+    /// `POST /auth/register` with e-mails unique to this run and connection.
+    Register { prefix: String, next: u64 },
     /// `UPDATE … RETURNING` on row `row`, no HTTP.
-    DbFloor { floor: Arc<Floor>, row: i64 },
+    DbFloor { floor: Floor, row: i64 },
 }
 
-/// Run `work` on its own connection until `deadline`.
-pub async fn task(addr: SocketAddr, work: Work, deadline: Instant) -> Recorder {
-    let mut conn = Conn::new(addr);
-    let mut rec = Recorder::default();
-    match work {
-        Work::Get { path, token } => {
-            while Instant::now() < deadline {
-                let start = Instant::now();
-                let outcome = conn.get(path, token.as_deref()).await;
-                rec.record(start, &outcome);
-            }
+/// One request a workload sends next, borrowing what it needs from the workload.
+enum Request<'a> {
+    Get {
+        path: &'static str,
+        token: Option<&'a str>,
+    },
+    PostJson {
+        path: &'static str,
+        body: serde_json::Value,
+    },
+    DbFloor {
+        floor: &'a Floor,
+        row: i64,
+    },
+}
+
+/// A request's outcome: the answer's status and body (a database round trip counts as a 200).
+type Outcome = anyhow::Result<(StatusCode, Bytes)>;
+
+impl Request<'_> {
+    async fn send(self, conn: &mut Conn) -> Outcome {
+        match self {
+            Request::Get { path, token } => conn.get(path, token).await,
+            Request::PostJson { path, body } => conn.post_json(path, &body).await,
+            Request::DbFloor { floor, row } => floor
+                .bump(row)
+                .await
+                .map(|_| (StatusCode::OK, Bytes::new())),
         }
-        Work::Login {
-            first,
-            stride,
-            users,
-        } => {
-            let mut i = first;
-            while Instant::now() < deadline {
-                let body = login_body(i % users);
-                i += stride;
-                let start = Instant::now();
-                let outcome = conn.post_json("/auth/login", &body).await;
-                rec.record(start, &outcome);
+    }
+}
+
+impl Workload {
+    /// The next request, built before its clock starts.
+    fn next_request(&mut self) -> Request<'_> {
+        match self {
+            Workload::Get { path, token } => Request::Get {
+                path,
+                token: token.as_deref(),
+            },
+            Workload::Login {
+                next,
+                stride,
+                users,
+            } => {
+                let body = login_body(*next % *users);
+                *next += *stride;
+                Request::PostJson {
+                    path: "/auth/login",
+                    body,
+                }
             }
-        }
-        Work::RefreshChain { mut tokens, user } => {
-            while Instant::now() < deadline {
-                let body = json!({ "refresh_token": tokens.refresh_token });
-                let start = Instant::now();
-                let outcome = conn.post_json("/auth/refresh", &body).await;
-                rec.record(start, &outcome);
-                let next = match &outcome {
-                    Ok((StatusCode::OK, body)) => serde_json::from_slice::<Tokens>(body).ok(),
-                    _ => None,
-                };
-                tokens = match next {
-                    Some(t) => t,
-                    // The chain broke (an error, already counted): start a new session.
-                    None => match login_as(addr, &db::email(user)).await {
-                        Ok(t) => t,
-                        Err(_) => break,
-                    },
-                };
-            }
-        }
-        Work::Register { prefix } => {
-            let mut i = 0u64;
-            while Instant::now() < deadline {
+            Workload::RefreshChain { tokens, .. } => Request::PostJson {
+                path: "/auth/refresh",
+                body: json!({ "refresh_token": tokens.refresh_token }),
+            },
+            Workload::Register { prefix, next } => {
                 let body = json!({
-                    "email": format!("{prefix}-{i}@register.bench.example"),
+                    "email": format!("{prefix}-{next}@register.bench.example"),
                     "password": db::PASSWORD,
                 });
-                i += 1;
-                let start = Instant::now();
-                let outcome = conn.post_json("/auth/register", &body).await;
-                rec.record(start, &outcome);
+                *next += 1;
+                Request::PostJson {
+                    path: "/auth/register",
+                    body,
+                }
             }
+            Workload::DbFloor { floor, row } => Request::DbFloor { floor, row: *row },
         }
-        Work::DbFloor { floor, row } => {
-            while Instant::now() < deadline {
-                let start = Instant::now();
-                let outcome = floor.bump(row).await.map(|n| (StatusCode::OK, n));
-                rec.record(start, &outcome);
-            }
+    }
+
+    /// Take in a request's outcome, after its clock stopped; `false` ends the loop.
+    async fn observe(&mut self, addr: SocketAddr, outcome: &Outcome) -> bool {
+        let Workload::RefreshChain { tokens, user } = self else {
+            return true;
+        };
+        let next = match outcome {
+            Ok((StatusCode::OK, body)) => serde_json::from_slice::<Tokens>(body).ok(),
+            _ => None,
+        };
+        *tokens = match next {
+            Some(t) => t,
+            // The chain broke (an error, already counted): start a new session.
+            None => match login_as(addr, &db::email(*user)).await {
+                Ok(t) => t,
+                Err(_) => return false,
+            },
+        };
+        true
+    }
+}
+
+/// Run `work` on its own connection until `deadline`, timing each request alone.
+pub async fn connection(addr: SocketAddr, mut work: Workload, deadline: Instant) -> Recorder {
+    let mut conn = Conn::new(addr);
+    let mut rec = Recorder::default();
+    while Instant::now() < deadline {
+        let request = work.next_request();
+        let start = Instant::now();
+        let outcome = request.send(&mut conn).await;
+        rec.record(start, &outcome);
+        if !work.observe(addr, &outcome).await {
+            break;
         }
     }
     rec
 }
 
-/// Run one group of tasks per label concurrently for `duration`; returns each label's merged
-/// recorder and the wall time from start until the last task finished.
+/// Run groups of connections concurrently for `duration`, one workload per connection;
+/// returns each group's merged recorder, in order, and the wall time from start until the last
+/// connection finished.
 pub async fn drive(
     addr: SocketAddr,
-    groups: Vec<(&'static str, Vec<Work>)>,
+    groups: Vec<Vec<Workload>>,
     duration: Duration,
-) -> anyhow::Result<(Vec<(&'static str, Recorder)>, Duration)> {
+) -> anyhow::Result<(Vec<Recorder>, Duration)> {
     let start = Instant::now();
     let deadline = start + duration;
-    let mut handles = Vec::new();
-    for (label, works) in groups {
-        let tasks: Vec<_> = works
-            .into_iter()
-            .map(|w| tokio::spawn(task(addr, w, deadline)))
-            .collect();
-        handles.push((label, tasks));
-    }
+    let handles: Vec<Vec<_>> = groups
+        .into_iter()
+        .map(|works| {
+            works
+                .into_iter()
+                .map(|w| tokio::spawn(connection(addr, w, deadline)))
+                .collect()
+        })
+        .collect();
     let mut out = Vec::new();
-    for (label, tasks) in handles {
+    for tasks in handles {
         let mut merged = Recorder::default();
         for t in tasks {
             merged.merge(t.await?);
         }
-        out.push((label, merged));
+        out.push(merged);
     }
     Ok((out, start.elapsed()))
 }

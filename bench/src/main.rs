@@ -1,20 +1,22 @@
 //! `authgate-bench`: one command that measures authgate against a bare axum reference.
 //!
 //! `cargo run --release -p authgate-bench -- --db sqlite` (or `--db postgres`) seeds a fresh
-//! database with 10,000 users, starts authgate and a reference server (a fixed JSON body behind
-//! the same middleware stack) as child processes of this binary, drives each scenario over
-//! keep-alive connections for a fixed time, and writes `bench/results/<db>.json` and `.svg`.
-//! See `docs/performance.md` for what each scenario measures.
+//! database with 10,000 users, starts authgate and a reference (a fixed JSON body behind the
+//! same middleware stack) as child processes of this binary, drives each scenario over
+//! keep-alive connections for a fixed time, and writes `bench/results/<db>.json`, `.md` and
+//! `.svg`. See `docs/performance.md` for what each scenario measures.
 //!
-//! The servers are children (this binary re-executed with a hidden `serve-*` subcommand) so that
-//! their CPU time and resident memory are their own, not the load generator's.
+//! Each child is this binary re-executed with a hidden `serve-*` subcommand (`child.rs`), so that
+//! its CPU time and resident memory are its own, not the load generator's.
 
+mod child;
 mod client;
 mod db;
 mod load;
 mod machine;
 mod report;
 mod run;
+mod scenario;
 mod serve;
 mod svg;
 
@@ -83,7 +85,7 @@ pub struct RunArgs {
     pub pg_url: String,
     /// Only these scenarios (comma-separated); all by default.
     #[arg(long, value_delimiter = ',')]
-    pub scenarios: Vec<String>,
+    pub scenarios: Vec<scenario::Scenario>,
     /// The CI check: 2-second scenarios, results written under target/bench-smoke/ instead of
     /// bench/results/. Fails (exit 1) on any unexpected error, like every run.
     #[arg(long)]

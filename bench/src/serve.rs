@@ -1,4 +1,4 @@
-//! The two servers the harness measures, each run as a child process of this binary.
+//! What the two child processes the harness measures serve (`child.rs` starts them).
 //!
 //! - `serve-authgate`: the real API plus `GET /bench/protected`, a handler that needs only a
 //!   verified token and the `user` role (`RequireRole<UserRole>`: signature, claims and the
@@ -13,8 +13,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use authgate::http::{ServerLayers, apply_server_layers};
-use authgate::{Application, Clock, RequireRole, Settings, UserRole};
+use authgate::{
+    Application, Clock, RequireRole, ServerLayers, Settings, UserRole, apply_server_layers,
+};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -81,7 +82,7 @@ async fn reference_body() -> Json<Value> {
 
 pub async fn authgate(args: AuthgateArgs) -> anyhow::Result<()> {
     let settings = authgate_settings(&args.db_url)?;
-    authgate::telemetry::init(settings.log_format);
+    authgate::init_tracing(settings.log_format);
     let routes = Router::new().route("/bench/protected", get(protected));
     // Exactly the server `authgate serve` runs (middleware, housekeeping), plus one route.
     let app = Application::build_with_routes(settings, Clock::default(), routes).await?;
@@ -92,7 +93,7 @@ pub async fn authgate(args: AuthgateArgs) -> anyhow::Result<()> {
 
 pub async fn reference(args: ReferenceArgs) -> anyhow::Result<()> {
     let settings = authgate_settings("sqlite::memory:")?;
-    authgate::telemetry::init(settings.log_format);
+    authgate::init_tracing(settings.log_format);
     let app = Router::new()
         .route("/bench/reference", get(reference_body))
         .route("/readyz", get(|| async { "ok" }));

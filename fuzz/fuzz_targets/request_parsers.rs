@@ -13,10 +13,12 @@
 
 use std::sync::LazyLock;
 
-use authgate::domain::{Email, Password, RoleName, Username, login_key};
-use authgate::http::dto::{
+use authgate::internals::dto::{
     AdminUserPatch, ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest,
     RoleResponse, TokenForm, UpdateMeRequest, UserListQuery,
+};
+use authgate::internals::{
+    Email, Password, RoleName, Username, check_hs256_secret, login_key, parse_duration,
 };
 use authgate::{AuthState, JwtAlg};
 use authgate_fuzz::{Fixture, fixture};
@@ -57,7 +59,7 @@ static HTTP: LazyLock<Http> = LazyLock::new(|| {
             .expect("register alice")
     });
     let bearer = |id: Uuid, roles: &[&str]| {
-        let v = state.verifier();
+        let v = authgate::internals::verifier(&state);
         let roles = roles.iter().map(|r| (*r).to_owned()).collect();
         let claims = v.claims(id, Uuid::new_v4(), roles, state.clock().now(), 365 * 86_400);
         HeaderValue::try_from(format!("Bearer {}", v.sign(&claims).expect("sign")))
@@ -65,7 +67,7 @@ static HTTP: LazyLock<Http> = LazyLock::new(|| {
     };
     let user = bearer(alice.id, &["user"]);
     let admin = bearer(Uuid::new_v4(), &["admin"]);
-    let app = authgate::router::<AuthState>().with_state(state);
+    let app = authgate::router().with_state(state);
     Http {
         fix,
         app,
@@ -98,7 +100,7 @@ fn run(case: u8, input: &[u8]) {
         11 => with_str(input, password),
         12 => with_str(input, role_name),
         13 => with_str(input, duration),
-        14 => with_str(input, |s| drop(authgate::config::check_hs256_secret(s))),
+        14 => with_str(input, |s| drop(check_hs256_secret(s))),
         15 => client_ip(input),
         // ---- in-process HTTP: parsing private to handlers and extractors ----
         16 => authorization_header(input),
@@ -211,7 +213,7 @@ fn role_name(s: &str) {
 }
 
 fn duration(s: &str) {
-    if let Ok(secs) = authgate::config::parse_duration(s) {
+    if let Ok(secs) = parse_duration(s) {
         assert!(secs > 0, "{s:?} -> {secs}");
     }
 }
@@ -247,7 +249,7 @@ fn client_ip(input: &[u8]) {
         let name = if kind % 2 == 0 { "forwarded" } else { "x-forwarded-for" };
         headers.append(name, value);
     }
-    let ip = authgate::http::client_ip::client_ip(peer, &headers, &TRUSTED);
+    let ip = authgate::internals::client_ip(peer, &headers, &TRUSTED);
     let trusted = |ip: &IpAddr| TRUSTED.iter().any(|n| n.contains(ip));
     if !trusted(&peer) {
         assert_eq!(ip, peer, "an untrusted peer's headers were believed");

@@ -24,9 +24,8 @@
 
 use std::sync::LazyLock;
 
-use authgate::JwtAlg;
-use authgate::token::access::ACCESS_TYP;
-use authgate::token::{AccessClaims, TokenError};
+use authgate::internals::ACCESS_TYP;
+use authgate::{AccessClaims, JwtAlg, TokenError};
 use authgate_fuzz::{AUDIENCE, Fixture, ISSUER, LEEWAY, Ring, b64, fixture, sign_raw};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
 /// Also checks that the verified-token cache answers as a full verification does: the cached
 /// path (`verify`) and `verify_uncached` must agree at the same `now`, first call and repeat.
 fn verify(ring: &Ring, token: &str) -> Result<AccessClaims, TokenError> {
-    let v = ring.state.verifier();
+    let v = authgate::internals::verifier(&ring.state);
     let cached = v.verify(token, now());
     let full = v.verify_uncached(token, now());
     let again = v.verify(token, now());

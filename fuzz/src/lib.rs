@@ -1,14 +1,13 @@
 //! Shared set-up for the fuzz targets: real authgate server states (one per signing algorithm)
 //! over one SQLite database on tmpfs (`/dev/shm/authgate-fuzz-<pid>.db`), built once per fuzzing process.
 //!
-//! Everything here is built the way `authgate::startup` builds a server: keys go through the key
+//! Everything here is built the way `authgate serve` builds its state: keys go through the key
 //! store and `AuthState::build` (which loads them, self-tests signing, loads revocations), so the
 //! verifier under test is byte-for-byte the one the HTTP extractors use.
 
 use std::sync::Arc;
 
-use authgate::store::{Store, StoredKey};
-use authgate::token::keys::generate;
+use authgate::internals::{AbusePolicy, Store, StoredKey, connect, generate_key};
 use authgate::{AuthConfig, AuthState, Clock, JwtAlg};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -39,7 +38,12 @@ pub struct Ring {
 
 impl Ring {
     pub fn algorithm(&self) -> Algorithm {
-        self.alg.algorithm()
+        match self.alg {
+            JwtAlg::EdDSA => Algorithm::EdDSA,
+            JwtAlg::ES256 => Algorithm::ES256,
+            JwtAlg::RS256 => Algorithm::RS256,
+            JwtAlg::HS256 => Algorithm::HS256,
+        }
     }
 }
 
@@ -80,8 +84,10 @@ pub fn auth_config(alg: JwtAlg) -> AuthConfig {
         hash_queue: 64,
         min_password_length: 8,
         // Per-IP limits only apply to requests with a socket address; the fuzzers send none.
-        abuse: authgate::guard::AbusePolicy::default(),
+        abuse: AbusePolicy::default(),
         audit_retention: 90 * 86_400,
+        // The server's default (`--max-sessions-per-user`).
+        max_sessions_per_user: 100,
     }
 }
 
@@ -104,7 +110,7 @@ pub fn fixture(algs: &[JwtAlg]) -> Fixture {
     }
     let url = format!("sqlite://{}?mode=rwc", db.display());
     let rings = rt.block_on(async {
-        let store: Arc<dyn Store> = authgate::store::connect(&url).await.expect("store");
+        let store: Arc<dyn Store> = connect(&url).await.expect("store");
         store.migrate().await.expect("migrations");
         let mut rings = Vec::new();
         for &alg in algs {
@@ -118,8 +124,7 @@ pub fn fixture(algs: &[JwtAlg]) -> Fixture {
                 )
                 .await
                 .expect("HS256 state");
-                let kid = state
-                    .verifier()
+                let kid = authgate::internals::verifier(&state)
                     .keys()
                     .signing_kid()
                     .expect("kid")
@@ -134,15 +139,15 @@ pub fn fixture(algs: &[JwtAlg]) -> Fixture {
                 }
             } else {
                 // Our key goes into the key store exactly as a first start would put it there.
-                let ours = generate(alg, now).expect("generate key");
+                let ours = generate_key(alg, now).expect("generate key");
                 store.insert_signing_key(&ours).await.expect("store key");
-                let theirs = generate(alg, now).expect("generate foreign key");
+                let theirs = generate_key(alg, now).expect("generate foreign key");
                 let state =
                     AuthState::build(auth_config(alg), store.clone(), None, Clock::default())
                         .await
                         .expect("state");
                 assert_eq!(
-                    state.verifier().keys().signing_kid(),
+                    authgate::internals::verifier(&state).keys().signing_kid(),
                     Some(ours.kid.as_str()),
                     "the state must sign with the key we stored"
                 );

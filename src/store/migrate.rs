@@ -51,11 +51,11 @@ fn migrator(list: &[(i64, &'static str, &'static str)]) -> Migrator {
 }
 
 /// The SQLite migrator.
-pub fn sqlite() -> Migrator {
+pub(crate) fn sqlite() -> Migrator {
     migrator(SQLITE)
 }
 
 /// The PostgreSQL migrator.
-pub fn postgres() -> Migrator {
+pub(crate) fn postgres() -> Migrator {
     migrator(POSTGRES)
 }

@@ -1,9 +1,18 @@
-//! Persistence behind narrow traits (users, sessions, server state), with one implementation per
-//! backend (SQLite, PostgreSQL).
+//! Persistence: five narrow traits, one SQL implementation of them per backend (SQLite,
+//! PostgreSQL), and a contract suite that holds both to the traits' promises.
+//!
+//! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
+//!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
+//!   [`Store`]: all four, plus migrations, ping, signing keys, secrets and revocation entries.
+//!   The rest of the crate holds the `Arc<dyn Store>` that [`connect`] opens.
+//! - The SQL is in `sql/`, one file per trait (its module doc says how they are built); the
+//!   schema in `migrations/<backend>/`; the promises, tested on both backends, in `contract/`.
 //!
 //! Handlers and services never see `sqlx::Error`: the store translates driver errors into
 //! [`StoreError`] (a unique violation becomes `Conflict`, a dead connection `Unavailable`).
 
+#[cfg(test)]
+mod contract;
 mod migrate;
 mod records;
 mod sql;
@@ -11,8 +20,12 @@ mod sql;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-pub use records::*;
-pub use sql::{PgStore, SqliteStore, connect};
+pub use records::{
+    AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewSession, NewUser, Rate,
+    RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionRecord, StoredKey, UserQuery,
+    UserRecord,
+};
+pub use sql::connect;
 
 /// What can go wrong in storage, as the rest of the crate needs to know it.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,33 @@
-//! The SQL store, written once and instantiated for SQLite and PostgreSQL.
+//! The SQL store, written once and expanded for SQLite and PostgreSQL.
 //!
 //! Both backends accept `$N` placeholders, store ids as UUID text and times as unix seconds, so
-//! every query is valid on both. Each of `users`, `sessions` and `server` is a macro that
-//! implements one store trait for a driver, invoked below once per backend: sqlx's generic
-//! executor bounds would obscure the queries far more than a macro does.
+//! one query text serves both. One file per store trait:
+//!
+//! | file          | trait          | holds                                                   |
+//! |---------------|----------------|---------------------------------------------------------|
+//! | `users.rs`    | `UserStore`    | users and roles                                         |
+//! | `sessions.rs` | `SessionStore` | sessions and refresh-token rotation                     |
+//! | `guard.rs`    | `GuardStore`   | rate-limit buckets and login-failure counters           |
+//! | `audit.rs`    | `AuditStore`   | the audit log                                           |
+//! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
+//!
+//! # Why a macro per trait, not functions generic over `sqlx::Database`
+//!
+//! A generic function needs a bound for every type it binds or reads and for the executor
+//! (`for<'e> &'e Pool<DB>: Executor<'e, Database = DB>`, `String: Type<DB> + Encode<'q, DB> +
+//! Decode<'r, DB>`, `DB::Arguments<'q>: IntoArguments<'q, DB>`, `&str: ColumnIndex<DB::Row>` and
+//! so on): a dozen `where` lines for every few lines of SQL, and the two backends are not
+//! interchangeable anyway (the refresh claim and the migrator differ). So each file holds one
+//! `macro_rules!` body that is ordinary Rust over a concrete driver type `$db`, and expands it
+//! twice, inside `mod sqlite` and `mod postgres` at the bottom of the same file. A body names
+//! every import itself (`use $crate::store::…` at its top), so it reads like a module and
+//! depends on nothing at the place it is expanded; every query is a whole string literal at the
+//! place it runs, and rustfmt formats the body like any other code (keep lines within 100
+//! columns, or it silently gives up on the whole macro).
 
+mod audit;
 mod guard;
-mod server;
+mod keys;
 mod sessions;
 mod users;
 
@@ -20,14 +41,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
-use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Row};
-
-use super::{
-    AuditEvent, AuditQuery, AuditRecord, AuditStore, GuardStore, LockoutPolicy, NewSession,
-    NewUser, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionRecord,
-    SessionStore, Store, StoreError, StoreResult, StoredKey, UserQuery, UserRecord, UserStore,
-};
+use super::{Store, StoreError, StoreResult};
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -64,53 +78,56 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Translate a driver error; the only place that looks at `sqlx::Error`.
-fn map_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
-            // SQLite has no constraint names, but both backends name the column in the message.
-            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-            let field = if text.contains("username") {
-                "username"
-            } else if text.contains("email") {
-                "email"
-            } else if text.contains("roles") {
-                "role"
-            } else {
-                "record"
-            };
-            StoreError::Conflict(field)
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+                // SQLite has no constraint names, but both backends name the column in the message.
+                let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+                let field = if text.contains("username") {
+                    "username"
+                } else if text.contains("email") {
+                    "email"
+                } else if text.contains("roles") {
+                    "role"
+                } else {
+                    "record"
+                };
+                StoreError::Conflict(field)
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::Database(db) if db.message().contains("database is locked") => {
+                StoreError::Unavailable(e.to_string())
+            }
+            // PostgreSQL refuses NUL and unconvertible characters in text (22021, 22P05): the
+            // input's fault, and every such input is validated before it gets here; the net.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| c == "22021" || c == "22P05") =>
+            {
+                StoreError::Invalid("text with a NUL or an unsupported character")
+            }
+            // PostgreSQL: connection exceptions (08…), shutdown or restart (57P…), database
+            // gone (3D000).
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57P") || c == "3D000"
+                }) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Other(anyhow::Error::new(e)),
         }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(db) if db.message().contains("database is locked") => {
-            StoreError::Unavailable(e.to_string())
-        }
-        // PostgreSQL refuses NUL and unconvertible characters in text (22021, 22P05): the
-        // input's fault, and every such input is validated before it gets here; this is the net.
-        sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "22021" || c == "22P05") => {
-            StoreError::Invalid("text with a NUL or an unsupported character")
-        }
-        // PostgreSQL: connection exceptions (08…), shutdown or restart (57P…), database gone (3D000).
-        sqlx::Error::Database(db)
-            if db
-                .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "3D000") =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Other(anyhow::Error::new(e)),
     }
 }
 
+/// An id column, which holds UUID text on both backends.
 fn parse_uuid(s: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(s)
         .map_err(|e| StoreError::Other(anyhow::anyhow!("corrupt id {s:?} in database: {e}")))
 }
-
-const USER_COLUMNS: &str = "user_id, email, username, password_hash, is_active, created_at, last_login_at, last_activity_at";
-const SESSION_COLUMNS: &str = "session_id, user_id, created_at, last_used_at, expires_at, idle_expires_at, remember_me, user_agent, ip";
 
 /// Escape `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 fn like_pattern(q: &str) -> String {
@@ -127,20 +144,28 @@ fn like_pattern(q: &str) -> String {
 }
 
 /// The store over a SQLite connection pool.
-pub struct SqliteStore {
-    pub(crate) pool: sqlx::SqlitePool,
+pub(crate) struct SqliteStore {
+    pool: sqlx::SqlitePool,
 }
 
 /// The store over a PostgreSQL connection pool.
-pub struct PgStore {
-    pub(crate) pool: sqlx::PgPool,
+pub(crate) struct PgStore {
+    pool: sqlx::PgPool,
 }
 
-users::impl_user_store!(SqliteStore, sqlx::Sqlite);
-users::impl_user_store!(PgStore, sqlx::Postgres);
-sessions::impl_session_store!(SqliteStore, sqlx::Sqlite);
-sessions::impl_session_store!(PgStore, sqlx::Postgres);
-guard::impl_guard_store!(SqliteStore);
-guard::impl_guard_store!(PgStore);
-server::impl_server_store!(SqliteStore, crate::store::migrate::sqlite);
-server::impl_server_store!(PgStore, crate::store::migrate::postgres);
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// A pool that cannot hand out a connection is `Unavailable` (503), not a bug (500).
+    #[test]
+    fn pool_errors_are_unavailable() {
+        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(StoreError::from(e), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::Other(_)
+        ));
+    }
+}

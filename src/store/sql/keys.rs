@@ -1,0 +1,136 @@
+//! [`Store`](crate::store::Store)'s own methods, on both backends (see `super` for the shape of
+//! these files): the schema (migrations, ping) and what the server keeps about itself rather
+//! than about users: signing keys, generated secrets, and revocation entries.
+
+/// `impl Store for $store`, whose `pool` is a pool of a sqlx driver; `$migrator` is the
+/// backend's `fn() -> Migrator` in `store::migrate`.
+macro_rules! keys_store {
+    ($store:ty, $migrator:path) => {
+        use async_trait::async_trait;
+
+        use $crate::store::{RevocationRecord, Store, StoreError, StoreResult, StoredKey};
+
+        #[async_trait]
+        impl Store for $store {
+            async fn migrate(&self) -> StoreResult<()> {
+                let migrator = $migrator();
+                migrator
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::Other(anyhow::Error::new(e)))
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn signing_keys(&self, alg: &str) -> StoreResult<Vec<StoredKey>> {
+                let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT kid, alg, private_der, public_jwk, created_at FROM signing_keys \
+                     WHERE alg = $1 ORDER BY created_at DESC, kid",
+                )
+                .bind(alg)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut keys = Vec::with_capacity(rows.len());
+                for (kid, alg, private_der, public_jwk, created_at) in rows {
+                    keys.push(StoredKey {
+                        kid,
+                        alg,
+                        private_der,
+                        public_jwk,
+                        created_at,
+                    });
+                }
+                Ok(keys)
+            }
+
+            async fn insert_signing_key(&self, k: &StoredKey) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_jwk, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO NOTHING",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(&k.public_jwk)
+                .bind(k.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String> {
+                sqlx::query(
+                    "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(candidate)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                let value = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(value)
+            }
+
+            async fn save_revocation(&self, e: &RevocationRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO revocations (kind, subject, data, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (kind, subject) DO UPDATE SET data = excluded.data, \
+                       expires_at = excluded.expires_at, created_at = excluded.created_at",
+                )
+                .bind(&e.kind)
+                .bind(&e.subject)
+                .bind(&e.data)
+                .bind(e.expires_at)
+                .bind(e.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn load_revocations(
+                &self,
+                now: i64,
+                since: i64,
+            ) -> StoreResult<Vec<RevocationRecord>> {
+                let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT kind, subject, data, expires_at, created_at FROM revocations \
+                     WHERE expires_at > $1 AND created_at >= $2 ORDER BY created_at",
+                )
+                .bind(now)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut entries = Vec::with_capacity(rows.len());
+                for (kind, subject, data, expires_at, created_at) in rows {
+                    entries.push(RevocationRecord {
+                        kind,
+                        subject,
+                        data,
+                        expires_at,
+                        created_at,
+                    });
+                }
+                Ok(entries)
+            }
+        }
+    };
+}
+
+mod sqlite {
+    keys_store!(
+        crate::store::sql::SqliteStore,
+        crate::store::migrate::sqlite
+    );
+}
+
+mod postgres {
+    keys_store!(crate::store::sql::PgStore, crate::store::migrate::postgres);
+}
