@@ -1,12 +1,10 @@
 //! `PATCH` and `DELETE /admin/users/{id}`: who may change what, and how fast role changes,
 //! deactivation and deletion take effect.
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-
-use crate::admin_support::{assert_problem, patch_user, plain_user};
-use crate::both;
-use crate::helpers::*;
 
 async fn delete_user(app: &TestApp, token: &str, id: &str) -> Response {
     app.request(

@@ -1,10 +1,9 @@
 //! `/admin/roles`, and the 403/401 matrix over every `/admin` endpoint.
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-use crate::admin_support::{assert_problem, patch_user, plain_user, register_as};
-use crate::both;
 
 // The built-in roles are listed; admins create new ones, which are then assignable.
 both!(roles_are_listed_created_and_assignable, |app| async move {

@@ -2,14 +2,10 @@
 //! mass assignment, Unicode look-alike identities, and password handling (OWASP Authentication
 //! and Mass Assignment cheat sheets, ASVS 5.0 6.2/6.3).
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-
-use crate::attack;
-use crate::attack_support::*;
-use crate::helpers::*;
-use crate::jwt_support::claims_of;
-use crate::support::{header, token_grant};
 
 /// Rounds per timing comparison (medians of this many attempts per side).
 const ROUNDS: usize = 15;
@@ -25,7 +21,7 @@ async fn login_status(app: &TestApp, login: &str, password: &str) -> StatusCode 
     .status()
 }
 
-attack!(
+both!(
     /// R23 (OWASP Authentication CS "Authentication Responses", ASVS 5.0 6.3.8): `/auth/login`
     /// takes as long for an unknown e-mail as for a known one with a wrong password (medians of
     /// 15 alternating attempts within 3×). Fails if unknown users skip the dummy argon2 hash.
@@ -46,7 +42,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R23, R26 (ASVS 5.0 6.3.4 "same controls on every pathway"): the OAuth2 password grant on
     /// `/auth/token` takes as long for an unknown user as for a wrong password.
     token_endpoint_timing_does_not_reveal_whether_an_account_exists,
@@ -74,7 +70,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R23: registering a taken e-mail takes as long as registering a new one (the password is
     /// hashed before the uniqueness check), so timing does not tell which addresses exist.
     registration_timing_does_not_reveal_taken_emails,
@@ -129,7 +125,7 @@ async fn fingerprint(resp: Response) -> (StatusCode, Vec<(String, Option<String>
     (status, headers, resp.json().await.unwrap())
 }
 
-attack!(
+both!(
     /// R23, R26, R27: every failed sign-in looks the same on `/auth/login` and on `/auth/token`:
     /// unknown e-mail or username, wrong password, case-swapped password, an over-long login
     /// name or password, an empty password, and a deactivated account with a wrong password get
@@ -219,7 +215,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R18 (ASVS 5.0 8.2.3 field-level authorization; OWASP Mass Assignment CS): extra fields at
     /// registration (`id`, `user_id`, `roles`, `role`, `is_admin`, `admin`, `is_active`,
     /// `password_hash`, `created_at`, `email_verified`, …) are ignored: the account gets a fresh
@@ -268,7 +264,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R18 (ASVS 5.0 8.2.3; OWASP Mass Assignment CS): `PATCH /users/me` changes the username
     /// and nothing else, whatever other fields (`roles`, `is_active`, `email`, `id`,
     /// `password`, `password_hash`) the body carries.
@@ -324,7 +320,7 @@ fn swap_first(e: &str, from: char, to: &str) -> String {
     e.replacen(from, to, 1)
 }
 
-attack!(
+both!(
     /// Issue #3 "Unicode look-alike e-mails" (R16/R18: an account is reached only with its own
     /// credentials): registering or signing in with a look-alike of a victim's e-mail or
     /// username (Cyrillic `а`, fullwidth, the Kelvin sign, ligatures, zero-width space, case)
@@ -412,7 +408,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// Issue #3 "Unicode look-alike e-mails cannot duplicate an existing account" (RFC 8265
     /// PRECIS width mapping; NFKC): an e-mail that is the victim's after compatibility
     /// normalisation (fullwidth letters, the `ﬁ` ligature) must be the same account (409) or be
@@ -441,7 +437,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R19 (NIST SP 800-63B §5.1.1.2, ASVS 5.0 6.2.5/6.2.9): passwords are compared exactly:
     /// no case folding, no trimming, no truncation at 128 characters (a longer input with the
     /// right prefix fails); any Unicode works; 129 characters are refused at registration.
@@ -493,7 +489,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R27 (ASVS 5.0 16.5.1: bad input is the client's error, never an internal one): a NUL
     /// byte in a login name, password, refresh token, registration field, profile or admin
     /// search never makes a 500 (PostgreSQL refuses NUL in text with SQLSTATE 22021).

@@ -1,9 +1,8 @@
 //! The OpenAPI document and the self-hosted Swagger UI.
 
+use crate::both;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
 
 // The OpenAPI document describes every route and the OAuth2 password flow Swagger UI uses.
 both!(

@@ -1,15 +1,13 @@
 //! A catalogue of hostile tokens and Authorization headers, verified as RFC 8725 asks.
 
+use crate::both;
+use crate::support::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
-
-use crate::both;
-use crate::helpers::*;
-use crate::jwt_support::{Minter, assert_invalid_token, b64, b64_json, claims_of, jwks, sign_raw};
 
 /// `GET /users/me` with this exact Authorization header value.
 async fn me_with_authorization(app: &TestApp, value: &str) -> Response {

@@ -3,13 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use authgate::service::UserChanges;
+use crate::both;
+use crate::support::*;
+use authgate::UserChanges;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::both;
-use crate::helpers::*;
 
 /// Poll `GET /users/me` on `base` until it answers `want`; returns how long that took.
 async fn wait_for(client: &reqwest::Client, base: &str, token: &str, want: StatusCode) -> Duration {
@@ -38,10 +37,10 @@ both!(
         // Arrange: instance A (the TestApp) and instance B on the same database
         let (user, gone) = app.signed_in_user().await;
         let (_, other) = app.signed_in_user().await;
+        let a_state = app.state().clone();
         let TestApp {
             address: a,
             client,
-            state: a_state,
             db,
             settings,
             ..

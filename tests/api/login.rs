@@ -1,13 +1,10 @@
 //! `POST /auth/login`: the JSON login, identical refusals, remember_me, inactive users,
 //! last_login_at.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use uuid::Uuid;
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::{assert_token_response, header, token_grant};
 
 // Requirement: POST /auth/login (JSON) returns the same uncacheable token shape, by e-mail or username.
 both!(login_returns_an_uncacheable_bearer_pair, |app| async move {
@@ -133,37 +130,22 @@ both!(login_records_last_login_at, |app| async move {
     // Arrange
     let user = TestUser::generate();
     let created: Value = app.register(&user).await.json().await.unwrap();
-    let id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
-    let stored = app
-        .state
-        .store()
-        .unwrap()
-        .user_by_id(id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.last_login_at, None, "not before the first login");
+    assert_eq!(
+        created["last_login_at"],
+        Value::Null,
+        "not before the first login: {created}"
+    );
     let before = app.clock.now();
     // Act
     let tokens = app.login_ok(&user).await;
     // Assert
-    let me: Value = app
-        .get("/users/me", Some(&tokens.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&tokens.access).await;
     let first = me["last_login_at"].as_i64().expect("last_login_at");
     assert!((before..=app.clock.now()).contains(&first), "{first}");
     // A later login moves it forward.
     app.clock.advance(3600);
     let tokens = app.login_ok(&user).await;
-    let me: Value = app
-        .get("/users/me", Some(&tokens.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&tokens.access).await;
     assert!(
         me["last_login_at"].as_i64().unwrap() >= first + 3600,
         "{me}"
@@ -178,13 +160,6 @@ both!(login_records_last_login_at, |app| async move {
         )
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let stored = app
-        .state
-        .store()
-        .unwrap()
-        .user_by_id(id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.last_login_at, me["last_login_at"].as_i64());
+    let after_failure = app.me(&tokens.access).await;
+    assert_eq!(after_failure["last_login_at"], me["last_login_at"]);
 });

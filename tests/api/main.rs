@@ -1,10 +1,5 @@
 //! Black-box API tests: the real server over HTTP, one database per test, both backends.
 
-mod helpers;
-
-mod admin_support;
-mod attack_support;
-mod jwt_support;
 mod support;
 
 mod abuse_capacity;

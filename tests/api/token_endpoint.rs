@@ -1,11 +1,9 @@
 //! `POST /auth/token`: the OAuth 2.0 password and refresh-token grants and their RFC 6749 errors.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::{assert_token_response, form, header, token_grant};
 
 // Requirement: the password grant takes an e-mail or a username and returns an uncacheable Bearer pair.
 both!(

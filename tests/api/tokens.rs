@@ -1,12 +1,10 @@
 //! Access tokens as RFC 9068 describes them: the shape of what we issue, the keys we publish,
 //! discovery, expiry, and keys across a restart.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
-use crate::jwt_support::{assert_invalid_token, claims_of, header_of, jwks};
 
 async fn discovery(app: &TestApp) -> Value {
     let resp = app.get("/.well-known/openid-configuration", None).await;

@@ -1,10 +1,9 @@
 //! Validly signed access tokens whose claims are wrong.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::jwt_support::{Minter, assert_invalid_token, claims_of, merge};
 
 // R5, R6, R7: validly signed tokens with wrong claims are refused; a correct one is accepted.
 both!(
