@@ -280,7 +280,7 @@ both!(
         }
         for (i, pair) in pairs.iter().enumerate() {
             let want = if i < 2 { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-            let me = app.get("/users/me", Some(&pair.access)).await.status();
+            let me = app.me_status(&pair.access).await;
             assert_eq!(me, want, "access token of login {i}");
         }
         assert_eq!(

@@ -261,7 +261,7 @@ both!(
             }
         }
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "server still fine"
         );

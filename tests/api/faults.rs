@@ -168,10 +168,7 @@ async fn database_outage_is_503_and_the_server_recovers_postgres() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(app.login(&user).await.status(), StatusCode::OK);
-    assert_eq!(
-        app.get("/users/me", Some(&tokens.access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);
     assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
 }
 

@@ -235,11 +235,7 @@ both!(
             ("application/at+jwt", "RFC 9068 long form"),
         ] {
             let control = minter.mint(json!({"typ": typ}), &claims);
-            assert_eq!(
-                app.get("/users/me", Some(&control)).await.status(),
-                StatusCode::OK,
-                "{why}"
-            );
+            assert_eq!(app.me_status(&control).await, StatusCode::OK, "{why}");
         }
         for (case, authorization) in cases {
             // Act
@@ -248,7 +244,7 @@ both!(
             assert_invalid_token(resp, &case).await;
         }
         assert_eq!(
-            app.get("/users/me", Some(&valid)).await.status(),
+            app.me_status(&valid).await,
             StatusCode::OK,
             "the genuine token still works"
         );
@@ -284,7 +280,7 @@ both!(
             );
         }
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "the session is untouched"
         );

@@ -47,7 +47,7 @@ both!(
         } = app;
         let b = start(db, settings).await;
         assert_eq!(
-            b.get("/users/me", Some(&gone.access)).await.status(),
+            b.me_status(&gone.access).await,
             StatusCode::OK,
             "B accepts A's token"
         );
@@ -72,10 +72,7 @@ both!(
         assert!(took < Duration::from_secs(5), "propagation took {took:?}");
         // the user's other session is untouched on B
         let live = b.login_ok(&user).await;
-        assert_eq!(
-            b.get("/users/me", Some(&live.access)).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(b.me_status(&live.access).await, StatusCode::OK);
 
         // Act 2: deactivate another user through A
         let id = Uuid::parse_str(&b.user_id(&other.access).await).unwrap();

@@ -254,7 +254,7 @@ both!(
         let whoami = get_as(&host, "/whoami", Some(&tokens.access)).await;
         assert_eq!(whoami.text(), me.json()["id"].as_str().unwrap());
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "same state as the server"
         );

@@ -23,7 +23,7 @@ both!(login_returns_an_uncacheable_bearer_pair, |app| async move {
         // Assert
         let tokens = assert_token_response(resp, 86400).await;
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "{login}"
         );
@@ -120,7 +120,7 @@ both!(inactive_user_cannot_log_in, |app| async move {
     assert_eq!(json_body, wrong_password.json::<Value>().await.unwrap());
     assert_eq!(form_body["error"], json!("invalid_grant"));
     assert_eq!(
-        app.get("/users/me", Some(&tokens.access)).await.status(),
+        app.me_status(&tokens.access).await,
         StatusCode::UNAUTHORIZED
     );
 });

@@ -169,10 +169,7 @@ both!(
         let second = Tokens::from_json(&body);
         assert_eq!(body["token_type"], json!("Bearer"));
         assert_ne!(second.refresh, first.refresh);
-        assert_eq!(
-            app.get("/users/me", Some(&second.access)).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(app.me_status(&second.access).await, StatusCode::OK);
         // An unknown refresh token is invalid_grant, in RFC 6749 form.
         let bad = app
             .post_form(

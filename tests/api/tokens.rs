@@ -145,7 +145,7 @@ both!(
         // Act / Assert
         app.clock.advance(900 + 20);
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "inside the leeway"
         );
@@ -166,13 +166,7 @@ both!(signing_keys_survive_a_restart, |app| async move {
     let (set, _) = jwks(&restarted).await;
     assert_eq!(set["keys"].as_array().unwrap().len(), 1, "{set}");
     assert_eq!(set["keys"][0]["kid"], kid);
-    assert_eq!(
-        restarted
-            .get("/users/me", Some(&tokens.access))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(restarted.me_status(&tokens.access).await, StatusCode::OK);
     let fresh = restarted.refresh(&tokens.refresh).await;
     assert_eq!(fresh.status(), StatusCode::OK);
     let fresh = Tokens::from_json(&fresh.json().await.unwrap());

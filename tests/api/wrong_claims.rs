@@ -26,7 +26,7 @@ both!(
         // Act / Assert: the minting itself is sound
         let good = minter.mint(json!({}), &base);
         assert_eq!(
-            app.get("/users/me", Some(&good)).await.status(),
+            app.me_status(&good).await,
             StatusCode::OK,
             "correctly minted token"
         );
@@ -35,7 +35,7 @@ both!(
             &with(json!({"exp": now - 5, "iat": now - 905, "nbf": now - 905})),
         );
         assert_eq!(
-            app.get("/users/me", Some(&in_leeway)).await.status(),
+            app.me_status(&in_leeway).await,
             StatusCode::OK,
             "expired 5 s ago, inside the 30 s leeway"
         );

@@ -50,6 +50,17 @@ pub async fn assert_token_response(resp: Response, refresh_expires_in: i64) -> T
     tokens
 }
 
+/// `POST /auth/login` with these credentials; returns the status.
+pub async fn login_status(app: &TestApp, login: &str, password: &str) -> StatusCode {
+    app.post(
+        "/auth/login",
+        None,
+        json!({"username": login, "password": password}),
+    )
+    .await
+    .status()
+}
+
 /// Log in with a given User-Agent and remember_me choice.
 pub async fn login_from(
     app: &TestApp,

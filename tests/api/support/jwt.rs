@@ -98,6 +98,23 @@ impl Minter {
     }
 }
 
+/// The (header, claims, signature) segments of a compact JWS.
+pub fn segments(token: &str) -> (String, String, String) {
+    let p: Vec<&str> = token.split('.').collect();
+    (p[0].to_owned(), p[1].to_owned(), p[2].to_owned())
+}
+
+/// Fresh claims for `base`'s user and session, valid now.
+pub fn fresh_claims(app: &TestApp, base: &Value) -> Value {
+    let now = app.clock.now();
+    let mut claims = base.clone();
+    merge(
+        &mut claims,
+        json!({"iat": now, "nbf": now, "exp": now + 900, "jti": uuid::Uuid::new_v4()}),
+    );
+    claims
+}
+
 /// Shallow merge: set each member of `changes`; null removes the member.
 pub fn merge(target: &mut Value, changes: Value) {
     let target = target.as_object_mut().expect("object");
