@@ -298,14 +298,10 @@ both!(
         // Assert
         assert_invalid_refresh(resp).await;
         // Reactivation does not bring the ended session back.
-        let changes = authgate::UserChanges {
-            roles: None,
-            is_active: Some(true),
-        };
-        app.state()
-            .update_user(id, changes, true)
-            .await
-            .expect("reactivate");
+        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        let on = json!({"is_active": true});
+        let resp = patch_user(&app, &admin.access, &id.to_string(), on).await;
+        assert_eq!(resp.status(), StatusCode::OK, "reactivated");
         assert_invalid_refresh(app.refresh(&tokens.refresh).await).await;
     }
 );
