@@ -13,7 +13,7 @@ const ROUNDS: usize = 15;
 both!(
     /// R23 (OWASP Authentication CS "Authentication Responses", ASVS 5.0 6.3.8): `/auth/login`
     /// takes as long for an unknown e-mail as for a known one with a wrong password (medians of
-    /// 15 alternating attempts within 3×). Fails if unknown users skip the dummy argon2 hash.
+    /// 15 alternating attempts within 2×). Fails if unknown users skip the dummy argon2 hash.
     login_timing_does_not_reveal_whether_an_account_exists,
     |app| async move {
         // Arrange
