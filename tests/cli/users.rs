@@ -133,8 +133,8 @@ async fn user_create_set_role_and_deactivate_from_the_cli() {
     );
     assert_eq!(
         login(&base, email, password).await,
-        403,
-        "the deactivated account is refused"
+        401,
+        "the deactivated account is refused (like a wrong password: nothing to learn)"
     );
     let missing = authgate(
         &dir,
