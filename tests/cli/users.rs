@@ -14,27 +14,29 @@ async fn login(base: &str, email: &str, password: &str) -> u16 {
         .as_u16()
 }
 
+/// `authgate user create --email <email> <extra…> --password-stdin`, the password on stdin.
+fn create_user(
+    dir: &tempfile::TempDir,
+    email: &str,
+    extra: &[&str],
+    password: &str,
+) -> std::process::Output {
+    let mut args = vec!["user", "create", "--email", email];
+    args.extend_from_slice(extra);
+    args.push("--password-stdin");
+    run_with_stdin(authgate(dir, &args), &format!("{password}\n"))
+}
+
 // Admins are made from the CLI, the password read from stdin (never argv), and roles changed
 // there; a deactivation from the CLI refuses the next login on a running server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_create_set_role_and_deactivate_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_with_stdin(
-        authgate(
-            &dir,
-            &[
-                "user",
-                "create",
-                "--email",
-                "Root@Example.com",
-                "--username",
-                "root",
-                "--role",
-                "admin",
-                "--password-stdin",
-            ],
-        ),
-        "a long admin password\n",
+    let out = create_user(
+        &dir,
+        "Root@Example.com",
+        &["--username", "root", "--role", "admin"],
+        "a long admin password",
     );
     assert!(
         out.status.success(),
@@ -47,35 +49,11 @@ async fn user_create_set_role_and_deactivate_from_the_cli() {
         "{stdout}"
     );
 
-    let dup = run_with_stdin(
-        authgate(
-            &dir,
-            &[
-                "user",
-                "create",
-                "--email",
-                "root@example.com",
-                "--password-stdin",
-            ],
-        ),
-        "another password\n",
-    );
+    let dup = create_user(&dir, "root@example.com", &[], "another password");
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already taken"));
 
-    let weak = run_with_stdin(
-        authgate(
-            &dir,
-            &[
-                "user",
-                "create",
-                "--email",
-                "x@example.com",
-                "--password-stdin",
-            ],
-        ),
-        "short\n",
-    );
+    let weak = create_user(&dir, "x@example.com", &[], "short");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 8"));
 
@@ -174,13 +152,7 @@ fn a_password_on_the_command_line_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("unexpected argument"), "{args:?}: {stderr}");
     }
-    let create = run_with_stdin(
-        authgate(
-            &dir,
-            &["user", "create", "--email", email, "--password-stdin"],
-        ),
-        "a password from stdin\n",
-    );
+    let create = create_user(&dir, email, &[], "a password from stdin");
     assert!(
         create.status.success(),
         "no account was made before: {}",
