@@ -83,7 +83,7 @@ both!(
                     roles: None,
                     is_active: Some(false),
                 },
-                true,
+                &authgate::Actor::system(),
             )
             .await
             .unwrap();

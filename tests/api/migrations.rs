@@ -29,9 +29,6 @@ async fn start_together(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: on SQLite the migrator takes no lock (sqlx's SQLite lock is a no-op), so \
-            instances starting at once fail with `table users already exists`; un-ignore once \
-            src/store serialises or retries SQLite migrations"]
 async fn instances_starting_at_once_share_one_migrated_schema_sqlite() {
     start_together(Backend::Sqlite).await;
 }

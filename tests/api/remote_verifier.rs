@@ -31,7 +31,7 @@ both!(
             .await
             .expect("remote state");
         assert!(
-            remote.sessions(uuid::Uuid::nil()).await.is_err(),
+            remote.user(uuid::Uuid::nil()).await.is_err(),
             "verify-only: no database behind it"
         );
         let host = host_app(remote);

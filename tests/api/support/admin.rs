@@ -15,7 +15,7 @@ impl TestApp {
     async fn change_through_library(&self, access: &str, changes: UserChanges) -> Uuid {
         let id = Uuid::parse_str(&self.user_id(access).await).expect("uuid");
         self.state()
-            .update_user(id, changes, true)
+            .update_user(id, changes, &authgate::Actor::system())
             .await
             .expect("update user");
         id
