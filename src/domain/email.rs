@@ -124,5 +124,25 @@ mod tests {
                 prop_assert!(e.as_str().contains('@'));
             }
         }
+
+        /// Structured addresses (`local@label.label.tld`, the shape people type): every one is
+        /// accepted, kept as typed but trimmed, and its lookup key is the lowercase form, which
+        /// is itself a valid address with the same key.
+        #[test]
+        fn well_formed_addresses_are_accepted_and_keyed_in_lowercase(
+            local in "[A-Za-z0-9][A-Za-z0-9._+-]{0,30}",
+            labels in proptest::collection::vec("[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?", 1..4),
+            tld in "[A-Za-z]{2,10}",
+            pad in "[ \t]{0,3}",
+        ) {
+            prop_assume!(!local.ends_with('.') && !local.contains(".."));
+            let address = format!("{local}@{}.{tld}", labels.join("."));
+            let e = Email::parse(&format!("{pad}{address}{pad}"))
+                .map_err(|why| TestCaseError::fail(format!("{address:?} refused: {why}")))?;
+            prop_assert_eq!(e.as_str(), address.as_str());
+            prop_assert_eq!(e.lower(), address.to_lowercase());
+            let again = Email::parse(e.lower()).unwrap();
+            prop_assert_eq!(again.lower(), e.lower());
+        }
     }
 }

@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::abuse_lockout::parallel_logins;
-use crate::attack;
+use crate::both;
 
-attack!(
+both!(
     /// F11, R28: 24 simultaneous logins against 1 hashing slot and a queue of 3: a few are
     /// checked, the rest are shed with 503 + Retry-After and a problem body; none fails with
     /// 500, and `/healthz` answers quickly throughout.

@@ -2,11 +2,10 @@
 //! HTTPS, the security headers on every answer (errors and 429s included), 431 for oversized
 //! headers.
 
+use crate::both;
 use reqwest::StatusCode;
 
-use crate::attack;
-
-attack!(
+both!(
     /// Issue #3: `Strict-Transport-Security` is sent when configured (behind TLS), on every
     /// answer, including errors.
     hsts_is_sent_when_configured,
@@ -22,7 +21,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// Secure by default: no HSTS unless configured (a plain-HTTP development server must not
     /// pin browsers to HTTPS), but the other security headers always.
     no_hsts_by_default_but_the_other_headers_always,
@@ -39,7 +38,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R34: request headers and URI beyond the configured total (here 2 KiB) are refused with 431 and
     /// a problem body, before any handler runs.
     oversized_headers_are_refused_with_431,

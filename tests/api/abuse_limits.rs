@@ -6,8 +6,8 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use crate::abuse_lockout::parallel_logins;
-use crate::attack;
-use crate::helpers::*;
+use crate::both;
+use crate::support::*;
 
 fn wrong_login(login: &str) -> Value {
     json!({"username": login, "password": "wrong password 1"})
@@ -21,7 +21,7 @@ fn login_from(app: &TestApp, forwarded: &str, body: &Value) -> RequestBuilder {
         .json(body)
 }
 
-attack!(
+both!(
     /// R22: the per-IP login limit (here 3 per minute) answers 429 with Retry-After and a
     /// problem body, whichever accounts are tried; it refills at the configured rate.
     the_login_limit_per_ip_answers_429_with_retry_after,
@@ -47,7 +47,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R30 (ASVS 5.0 4.1.3; Supabase's spoofable X-Forwarded-For): with no trusted proxy, a
     /// client that rotates `X-Forwarded-For` and `Forwarded` on every attempt is still one IP.
     rotating_forwarded_headers_do_not_dodge_the_limit,
@@ -70,7 +70,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R30: behind a configured trusted proxy, the client is the address the proxy appended
     /// (the rightmost untrusted hop): each client has its own budget, and what a client wrote
     /// further left in the header is ignored.
@@ -92,7 +92,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R22 "lockout must not become a way to deny service": a sprayer trying one password on
     /// many accounts from one IP is stopped by the per-IP limit (defaults: 30 per 5 minutes)
     /// long before it has locked anyone (5 failures per account); the victims sign in from
@@ -124,7 +124,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R22 with parallel requests: the IP budget is taken atomically in the database, so 20
     /// simultaneous attempts against a limit of 5 get exactly 5 password checks.
     parallel_attempts_cannot_exceed_the_ip_budget,
@@ -139,7 +139,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// Issue #3 rate limits on registration; R23 (registration answers 409 for a taken e-mail
     /// by design): the per-IP registration limit is what bounds enumeration through it.
     registration_enumeration_is_bounded_by_the_per_ip_limit,
@@ -157,7 +157,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// Issue #3 rate limits on refresh: per IP (in each instance's memory), 429 with
     /// Retry-After on `/auth/refresh` and `slow_down` on the token endpoint's refresh grant.
     refresh_is_limited_per_ip,
@@ -188,7 +188,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// F21: the login budget is in the database, shared by every instance on it.
     the_ip_budget_is_shared_between_instances,
     &["--login-rate-limit", "2/1m"],

@@ -1,12 +1,10 @@
 //! The caller's own account: `GET` and `PATCH /users/me`.
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::{header, me};
 
 // Requirement: GET /users/me shows the caller's account fields and never the hash.
 both!(me_returns_the_callers_account, |app| async move {
@@ -17,7 +15,7 @@ both!(me_returns_the_callers_account, |app| async move {
     let created: Value = created.json().await.unwrap();
     let tokens = app.login_ok(&user).await;
     // Act
-    let body = me(&app, &tokens.access).await;
+    let body = app.me(&tokens.access).await;
     // Assert
     assert_eq!(body["id"], created["id"]);
     assert_eq!(body["email"], json!(user.email));
@@ -68,7 +66,7 @@ both!(patch_me_changes_the_username, |app| async move {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["username"], json!(new_name));
     assert_eq!(body["email"], json!(user.email));
-    assert_eq!(me(&app, &tokens.access).await["username"], json!(new_name));
+    assert_eq!(app.me(&tokens.access).await["username"], json!(new_name));
     let by_new = app
         .post(
             "/auth/login",
@@ -112,7 +110,7 @@ both!(
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["code"], json!("conflict"));
         assert_eq!(
-            me(&app, &tokens.access).await["username"],
+            app.me(&tokens.access).await["username"],
             json!(user.username),
             "unchanged"
         );
@@ -151,7 +149,7 @@ both!(
             );
         }
         assert_eq!(
-            me(&app, &tokens.access).await["username"],
+            app.me(&tokens.access).await["username"],
             json!(user.username),
             "unchanged"
         );
@@ -175,7 +173,7 @@ both!(patch_me_with_null_clears_the_username, |app| async move {
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["username"], Value::Null);
-    assert_eq!(me(&app, &tokens.access).await["username"], Value::Null);
+    assert_eq!(app.me(&tokens.access).await["username"], Value::Null);
     let by_old = app
         .post(
             "/auth/login",
@@ -207,7 +205,7 @@ both!(
         let body: Value = resp.json().await.unwrap();
         assert!(body["errors"]["username"].is_array(), "{body}");
         assert_eq!(
-            me(&app, &tokens.access).await["username"],
+            app.me(&tokens.access).await["username"],
             json!(user.username)
         );
     }

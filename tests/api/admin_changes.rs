@@ -1,12 +1,10 @@
 //! `PATCH` and `DELETE /admin/users/{id}`: who may change what, and how fast role changes,
 //! deactivation and deletion take effect.
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-
-use crate::admin_support::{assert_problem, patch_user, plain_user};
-use crate::both;
-use crate::helpers::*;
 
 async fn delete_user(app: &TestApp, token: &str, id: &str) -> Response {
     app.request(
@@ -111,7 +109,7 @@ both!(
         assert_eq!(on.json::<Value>().await.unwrap()["is_active"], json!(true));
         assert_problem(admin_off, StatusCode::FORBIDDEN, "forbidden").await;
         assert_eq!(
-            app.get("/users/me", Some(&admin.access)).await.status(),
+            app.me_status(&admin.access).await,
             StatusCode::OK,
             "admin untouched"
         );
@@ -174,12 +172,7 @@ both!(
             app.get("/admin/users", Some(&tokens.access)).await.status(),
             StatusCode::OK
         );
-        let me: Value = app
-            .get("/users/me", Some(&tokens.access))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.me(&tokens.access).await;
         assert!(
             me["roles"]
                 .as_array()
@@ -203,10 +196,7 @@ both!(
         // Arrange
         let (_, admin) = app.user_with_roles(&["admin"]).await;
         let (user, tokens, id) = plain_user(&app).await;
-        assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);
         // Act
         let resp = patch_user(&app, &admin.access, &id, json!({"is_active": false})).await;
         assert_eq!(resp.status(), StatusCode::OK);
@@ -232,12 +222,9 @@ both!(
         assert_eq!(resp.status(), StatusCode::OK);
         // Assert: a new login works; the sessions ended by deactivation stay ended
         let fresh = app.login_ok(&user).await;
+        assert_eq!(app.me_status(&fresh.access).await, StatusCode::OK);
         assert_eq!(
-            app.get("/users/me", Some(&fresh.access)).await.status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
@@ -259,7 +246,7 @@ both!(
         let by_moderator = delete_user(&app, &moderator.access, &id).await;
         assert_problem(by_moderator, StatusCode::FORBIDDEN, "forbidden").await;
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "still there"
         );
@@ -268,7 +255,7 @@ both!(
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
         assert_eq!(resp.text().await.unwrap(), "");
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(

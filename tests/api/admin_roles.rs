@@ -1,10 +1,9 @@
 //! `/admin/roles`, and the 403/401 matrix over every `/admin` endpoint.
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-use crate::admin_support::{assert_problem, patch_user, plain_user, register_as};
-use crate::both;
 
 // The built-in roles are listed; admins create new ones, which are then assignable.
 both!(roles_are_listed_created_and_assignable, |app| async move {
@@ -59,12 +58,7 @@ both!(roles_are_listed_created_and_assignable, |app| async move {
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let me: Value = app
-        .get("/users/me", Some(&tokens.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.me(&tokens.access).await;
     assert!(
         me["roles"]
             .as_array()
@@ -154,29 +148,49 @@ both!(
     }
 );
 
-/// Every `/admin` endpoint, as (method, path, body).
-fn admin_endpoints(id: &str) -> Vec<(Method, String, Option<Value>)> {
-    vec![
-        (Method::GET, "/admin/users".into(), None),
-        (Method::GET, format!("/admin/users/{id}"), None),
-        (
-            Method::PATCH,
-            format!("/admin/users/{id}"),
-            Some(json!({"is_active": false})),
-        ),
-        (
-            Method::PATCH,
-            format!("/admin/users/{id}"),
-            Some(json!({"roles": ["user", "admin"]})),
-        ),
-        (Method::DELETE, format!("/admin/users/{id}"), None),
-        (Method::GET, "/admin/roles".into(), None),
-        (
-            Method::POST,
-            "/admin/roles".into(),
-            Some(json!({"name": "sneaky"})),
-        ),
-    ]
+/// Every `/admin` operation the OpenAPI document lists (so a new endpoint is covered without
+/// editing this test), as (method, path, body) aimed at user `id`. An operation with a body
+/// gets one that would change something; `PATCH /admin/users/{id}` gets two.
+async fn admin_endpoints(app: &TestApp, id: &str) -> Vec<(Method, String, Option<Value>)> {
+    let ops: Vec<(String, String)> = documented_operations(app)
+        .await
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/admin"))
+        .collect();
+    // The floor: the list may grow, never lose one of these.
+    for known in [
+        "GET /admin/users",
+        "GET /admin/users/{id}",
+        "PATCH /admin/users/{id}",
+        "DELETE /admin/users/{id}",
+        "POST /admin/users/{id}/unlock",
+        "GET /admin/audit",
+        "GET /admin/roles",
+        "POST /admin/roles",
+    ] {
+        assert!(
+            ops.iter().any(|(m, p)| format!("{m} {p}") == known),
+            "{known} missing from {ops:?}"
+        );
+    }
+    let mut endpoints = Vec::new();
+    for (method, template) in ops {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let path = template.replace("{id}", id);
+        let bodies = match (method.as_str(), template.as_str()) {
+            ("PATCH", "/admin/users/{id}") => vec![
+                Some(json!({"is_active": false})),
+                Some(json!({"roles": ["user", "admin"]})),
+            ],
+            ("POST", "/admin/roles") => vec![Some(json!({"name": "sneaky"}))],
+            ("POST" | "PUT" | "PATCH", _) => vec![Some(json!({}))],
+            _ => vec![None],
+        };
+        for body in bodies {
+            endpoints.push((method.clone(), path.clone(), body));
+        }
+    }
+    endpoints
 }
 
 // R18: a plain user is refused every /admin endpoint with 403 "forbidden", and nothing changes.
@@ -188,7 +202,7 @@ both!(
         let (_, tokens, id) = plain_user(&app).await;
         let victim = register_as(&app, "victim@example.com", None).await;
         for target in [&victim, &id] {
-            for (method, path, body) in admin_endpoints(target) {
+            for (method, path, body) in admin_endpoints(&app, target).await {
                 // Act
                 let resp = app
                     .request(method.clone(), &path, Some(&tokens.access), body)
@@ -206,12 +220,7 @@ both!(
             .await
             .unwrap();
         assert_eq!(victim_now["is_active"], json!(true));
-        let me: Value = app
-            .get("/users/me", Some(&tokens.access))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.me(&tokens.access).await;
         assert_eq!(me["roles"], json!(["user"]));
     }
 );
@@ -222,7 +231,7 @@ both!(
     |app| async move {
         // Arrange
         let victim = register_as(&app, "victim@example.com", None).await;
-        for (method, path, body) in admin_endpoints(&victim) {
+        for (method, path, body) in admin_endpoints(&app, &victim).await {
             // Act
             let resp = app.request(method.clone(), &path, None, body).await;
             // Assert

@@ -1,11 +1,9 @@
 //! `GET /admin/users` and `GET /admin/users/{id}`: listing, pagination, filters, lookup.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::admin_support::{assert_problem, patch_user, plain_user, register_as};
-use crate::both;
-use crate::helpers::*;
 
 /// `GET /admin/users?<query>` as `token`, expecting 200; returns the page.
 async fn list_ok(app: &TestApp, token: &str, query: &str) -> Value {

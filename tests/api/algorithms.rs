@@ -1,47 +1,18 @@
 //! Signing algorithms other than the default EdDSA: HS256, ES256, RS256, and weak HS256
 //! secrets that refuse to start.
 
+use crate::both;
+use crate::support::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::StatusCode;
 use serde_json::json;
-
-use crate::helpers::*;
-use crate::jwt_support::{
-    assert_invalid_token, b64, b64_json, claims_of, header_of, jwks, sign_raw,
-};
 
 /// A random-looking 48-character HS256 secret (not one from a tutorial).
 const HS_SECRET: &str = "DycezXWH2v2VplbzUuvAZAHPLJ9g6cy4AGw3PIxGt7PiEQRa";
 /// The secret from the FastAPI tutorial, which many deployments copied.
 const TUTORIAL_SECRET: &str = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
 
-/// Like `both!`, but the app starts with extra command-line flags.
-macro_rules! both_with {
-    ($name:ident, $args:expr, |$app:ident| $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $app = spawn_app_with(Backend::Sqlite, $args).await;
-                $body.await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if postgres_url().is_none() {
-                    eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
-                    return;
-                }
-                let $app = spawn_app_with(Backend::Postgres, $args).await;
-                $body.await;
-            }
-        }
-    };
-}
-
-both_with!(
+both!(
     hs256_mode_signs_with_the_secret_and_publishes_no_key,
     &["--jwt-alg", "HS256", "--jwt-secret", HS_SECRET],
     |app| async move {
@@ -92,7 +63,7 @@ both_with!(
     }
 );
 
-both_with!(
+both!(
     es256_mode_issues_and_publishes_p256_keys,
     &["--jwt-alg", "ES256"],
     |app| async move {
@@ -113,7 +84,7 @@ both_with!(
     }
 );
 
-both_with!(
+both!(
     rs256_mode_issues_and_publishes_rsa_keys,
     &["--jwt-alg", "RS256"],
     |app| async move {

@@ -2,11 +2,10 @@
 //! agent, readable by admins at `GET /admin/audit?user=&type=&after=`, never containing a
 //! password or a token.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::attack;
-use crate::helpers::*;
 
 async fn audit(app: &TestApp, admin: &str, query: &str) -> Value {
     let resp = app.get(&format!("/admin/audit{query}"), Some(admin)).await;
@@ -23,7 +22,7 @@ fn types(page: &Value) -> Vec<String> {
         .collect()
 }
 
-attack!(
+both!(
     /// R29 (ASVS 5.0 16.3.1), F20 (ASVS 16.2.5): registration, failed and successful logins,
     /// a lock, refresh-token reuse, logout, password change, role change and deactivation are
     /// recorded in order, with IP and user agent, and no secret appears anywhere in the log.
@@ -108,7 +107,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// The audit endpoint filters by type and user, pages with `after`, refuses unknown types
     /// with the list of known ones, and is for admins only.
     the_audit_log_filters_pages_and_is_admin_only,
@@ -141,7 +140,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// F6/F7 spirit for the audit log: events older than `AUTHGATE_AUDIT_RETENTION` are purged
     /// by housekeeping, newer ones stay, so the table cannot grow without bound.
     events_older_than_the_retention_are_purged,
@@ -152,7 +151,7 @@ attack!(
         app.clock.advance(2 * 86_400);
         let (_, admin) = app.user_with_roles(&["admin"]).await;
         // Act
-        app.state.purge_expired().await;
+        app.state().purge_expired().await;
         // Assert
         let gone = audit(&app, &admin.access, &format!("?user={old_id}")).await;
         assert!(types(&gone).is_empty(), "{gone}");

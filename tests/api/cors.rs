@@ -1,9 +1,8 @@
 //! CORS: only the configured origins, none by default, no wildcard.
 
-use reqwest::{Method, Response};
-
 use crate::both;
-use crate::helpers::*;
+use crate::support::*;
+use reqwest::{Method, Response};
 
 const UI_ORIGIN: &str = "http://localhost:3000";
 
@@ -86,8 +85,7 @@ async fn cors_allows_only_the_configured_origin_sqlite() {
 // CORS allows exactly the configured origins (PostgreSQL, when TEST_DATABASE_URL is set).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_allows_only_the_configured_origin_postgres() {
-    if postgres_url().is_none() {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant not run");
+    if postgres_or_skip().is_none() {
         return;
     }
     cors_allows_only_the_configured_origin(Backend::Postgres).await;

@@ -1,15 +1,13 @@
 //! `/users/me/sessions`: the device list, ending one session, and the activity stamps
 //! (`last_activity_at`, `last_used_at`) it shows.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-use crate::helpers::*;
-use crate::support::{login_from, me, me_status};
-use crate::{attack, both};
 
 /// `GET /users/me/sessions`, expecting 200; the items.
 async fn sessions(app: &TestApp, access: &str) -> Vec<Value> {
@@ -109,14 +107,14 @@ both!(
         // Assert
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
         assert_eq!(
-            me_status(&app, &doomed.access).await,
+            app.me_status(&doomed.access).await,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
             app.refresh(&doomed.refresh).await.status(),
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(me_status(&app, &keep.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&keep.access).await, StatusCode::OK);
         let items = sessions(&app, &keep.access).await;
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["current"], json!(true));
@@ -150,24 +148,36 @@ both!(
             let body: Value = resp.json().await.unwrap();
             assert_eq!(body["code"], json!("not_found"), "{id}");
         }
-        assert_eq!(me_status(&app, &victim.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&victim.access).await, StatusCode::OK);
         assert_eq!(app.refresh(&victim.refresh).await.status(), StatusCode::OK);
     }
 );
 
-/// Poll `last_activity_at` (written in the background) until `done` holds, or give up.
+/// Poll `last_activity_at` (written in the background) until `done` holds or 5 s have passed.
 async fn poll_activity(app: &TestApp, access: &str, done: impl Fn(i64) -> bool) -> i64 {
-    let mut last = 0;
-    for _ in 0..30 {
-        last = me(app, access).await["last_activity_at"]
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let last = app.me(access).await["last_activity_at"]
             .as_i64()
             .expect("last_activity_at");
-        if done(last) {
-            break;
+        if done(last) || Instant::now() > deadline {
+            return last;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    last
+}
+
+/// Poll the current session's `last_used_at` until `done` holds or 5 s have passed.
+async fn poll_used_at(app: &TestApp, access: &str, done: impl Fn(i64) -> bool) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let items = sessions(app, access).await;
+        let last = items[0]["last_used_at"].as_i64().expect("last_used_at");
+        if done(last) || Instant::now() > deadline {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 // Requirement: last_activity_at follows requests, but is written at most once a minute per session.
@@ -176,7 +186,7 @@ both!(
     |app| async move {
         // Arrange: log in (which stamps activity), then come back a little later
         let (_, tokens) = app.signed_in_user().await;
-        let login_at = me(&app, &tokens.access).await["last_login_at"]
+        let login_at = app.me(&tokens.access).await["last_login_at"]
             .as_i64()
             .unwrap();
         // The GET above already counted as activity at login time; move on and use the session anew.
@@ -188,9 +198,7 @@ both!(
         );
         // Act: 30 seconds later
         app.clock.advance(30);
-        let _ = me(&app, &tokens.access).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let after_30 = me(&app, &tokens.access).await["last_activity_at"]
+        let after_30 = app.me(&tokens.access).await["last_activity_at"]
             .as_i64()
             .unwrap();
         // Assert
@@ -198,10 +206,13 @@ both!(
         // Act: 61 seconds after the last write
         app.clock.advance(31);
         let after_61 = poll_activity(&app, &tokens.access, |t| t > seen).await;
-        // Assert
+        // Assert: written again after a minute. This also proves the requests at +30 wrote
+        // nothing, without waiting for a write that should not come: a write at +30 would have
+        // restarted the minute there, this request (31 s later) would have been held back, and
+        // the poll would end on the +30 stamp.
         assert!(
             after_61 >= seen + 61,
-            "written again after a minute: {after_61} vs {seen}"
+            "written again after a minute, and not at +30: {after_61} vs {seen}"
         );
         // The device list moves with it.
         let items = sessions(&app, &tokens.access).await;
@@ -220,30 +231,42 @@ both!(
         let (_, tokens) = app.signed_in_user().await;
         let user_id = Uuid::parse_str(&app.user_id(&tokens.access).await).unwrap();
         let session_id = Uuid::parse_str(&current_session_id(&app, &tokens.access).await).unwrap();
-        let store = app.state.store().unwrap();
         let now = app.clock.now();
-        // Act: the newer write commits first, the older one after it
-        store
-            .record_activity(user_id, session_id, now + 120)
-            .await
-            .unwrap();
-        store
-            .record_activity(user_id, session_id, now + 60)
-            .await
-            .unwrap();
-        // Assert
-        let stored = store.user_by_id(user_id).await.unwrap().unwrap();
-        assert_eq!(stored.last_activity_at, Some(now + 120));
-        let items = sessions(&app, &tokens.access).await;
-        assert_eq!(items[0]["last_used_at"], json!(now + 120));
+        let (user, session) = (user_id.to_string(), session_id.to_string());
+        // Act 1: a newer write (+120) has committed to the user's row; the older one (+61) lands
+        // after it. SQL plants the newer stamp: the background writes cannot be reordered from
+        // outside. The +61 write also stamps the session, which tells when it has landed.
+        let plant_user =
+            "UPDATE users SET last_activity_at = CAST($1 AS BIGINT) WHERE user_id = $2";
+        let later = (now + 120).to_string();
+        assert_eq!(app.db.execute(plant_user, &[&later, &user]).await, 1);
+        app.clock.advance(61);
+        let landed = poll_used_at(&app, &tokens.access, |t| t >= now + 61).await;
+        // Assert 1
+        assert!(landed >= now + 61, "the +61 write landed: {landed}");
         assert_eq!(
-            me(&app, &tokens.access).await["last_activity_at"],
-            json!(now + 120)
+            app.me(&tokens.access).await["last_activity_at"],
+            json!(now + 120),
+            "the user's stamp did not move back"
         );
+        // Act 2: the same for the session: its newer stamp (+300) is there, a +122 write lands.
+        let plant_session =
+            "UPDATE sessions SET last_used_at = CAST($1 AS BIGINT) WHERE session_id = $2";
+        let latest = (now + 300).to_string();
+        assert_eq!(app.db.execute(plant_session, &[&latest, &session]).await, 1);
+        app.clock.advance(61);
+        let user_stamp = poll_activity(&app, &tokens.access, |t| t >= now + 122).await;
+        // Assert 2
+        assert!(
+            user_stamp >= now + 122,
+            "the +122 write landed: {user_stamp}"
+        );
+        let items = sessions(&app, &tokens.access).await;
+        assert_eq!(items[0]["last_used_at"], json!(now + 300), "{items:?}");
     }
 );
 
-attack!(
+both!(
     /// F7 (ASVS 5.0 7.1.2: a documented cap on concurrent sessions): a user's live sessions are
     /// capped (here 3); each login beyond the cap ends the oldest session, refresh token and
     /// access tokens alike, so a script logging in forever cannot grow the session table.
@@ -257,7 +280,7 @@ attack!(
         }
         for (i, pair) in pairs.iter().enumerate() {
             let want = if i < 2 { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-            let me = app.get("/users/me", Some(&pair.access)).await.status();
+            let me = app.me_status(&pair.access).await;
             assert_eq!(me, want, "access token of login {i}");
         }
         assert_eq!(

@@ -1,10 +1,9 @@
 //! Bad input is a 4xx problem+json with a stable `code`, never a 500.
 
+use crate::both;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::support::{assert_problem, post_raw};
 
 /// The JSON endpoints that need no token, with a valid body for each.
 fn json_endpoints() -> [(&'static str, Value); 3] {
@@ -262,7 +261,7 @@ both!(
             }
         }
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "server still fine"
         );

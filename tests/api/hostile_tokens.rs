@@ -1,15 +1,13 @@
 //! A catalogue of hostile tokens and Authorization headers, verified as RFC 8725 asks.
 
+use crate::both;
+use crate::support::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
-
-use crate::both;
-use crate::helpers::*;
-use crate::jwt_support::{Minter, assert_invalid_token, b64, b64_json, claims_of, jwks, sign_raw};
 
 /// `GET /users/me` with this exact Authorization header value.
 async fn me_with_authorization(app: &TestApp, value: &str) -> Response {
@@ -237,11 +235,7 @@ both!(
             ("application/at+jwt", "RFC 9068 long form"),
         ] {
             let control = minter.mint(json!({"typ": typ}), &claims);
-            assert_eq!(
-                app.get("/users/me", Some(&control)).await.status(),
-                StatusCode::OK,
-                "{why}"
-            );
+            assert_eq!(app.me_status(&control).await, StatusCode::OK, "{why}");
         }
         for (case, authorization) in cases {
             // Act
@@ -250,7 +244,7 @@ both!(
             assert_invalid_token(resp, &case).await;
         }
         assert_eq!(
-            app.get("/users/me", Some(&valid)).await.status(),
+            app.me_status(&valid).await,
             StatusCode::OK,
             "the genuine token still works"
         );
@@ -286,7 +280,7 @@ both!(
             );
         }
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "the session is untouched"
         );

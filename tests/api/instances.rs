@@ -3,13 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use authgate::service::UserChanges;
+use crate::both;
+use crate::support::*;
+use authgate::UserChanges;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::both;
-use crate::helpers::*;
 
 /// Poll `GET /users/me` on `base` until it answers `want`; returns how long that took.
 async fn wait_for(client: &reqwest::Client, base: &str, token: &str, want: StatusCode) -> Duration {
@@ -38,17 +37,17 @@ both!(
         // Arrange: instance A (the TestApp) and instance B on the same database
         let (user, gone) = app.signed_in_user().await;
         let (_, other) = app.signed_in_user().await;
+        let a_state = app.state().clone();
         let TestApp {
             address: a,
             client,
-            state: a_state,
             db,
             settings,
             ..
         } = app;
         let b = start(db, settings).await;
         assert_eq!(
-            b.get("/users/me", Some(&gone.access)).await.status(),
+            b.me_status(&gone.access).await,
             StatusCode::OK,
             "B accepts A's token"
         );
@@ -73,10 +72,7 @@ both!(
         assert!(took < Duration::from_secs(5), "propagation took {took:?}");
         // the user's other session is untouched on B
         let live = b.login_ok(&user).await;
-        assert_eq!(
-            b.get("/users/me", Some(&live.access)).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(b.me_status(&live.access).await, StatusCode::OK);
 
         // Act 2: deactivate another user through A
         let id = Uuid::parse_str(&b.user_id(&other.access).await).unwrap();
@@ -87,7 +83,7 @@ both!(
                     roles: None,
                     is_active: Some(false),
                 },
-                true,
+                &authgate::Actor::system(),
             )
             .await
             .unwrap();

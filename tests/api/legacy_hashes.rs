@@ -1,49 +1,35 @@
 //! Imported bcrypt password hashes: they log in and are upgraded to argon2id.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::both;
-use crate::helpers::*;
-
-/// Insert a user whose password is stored as a legacy bcrypt hash, as an import would.
-async fn bcrypt_user(app: &TestApp, password: &str) -> (TestUser, Uuid) {
+/// A user whose password is stored as a legacy bcrypt hash, as an import would leave it.
+///
+/// SQL on the test's own database: no API stores a hash it did not make (that is the point),
+/// so the account is registered over HTTP and its hash then replaced, as an import script would.
+pub async fn bcrypt_user(app: &TestApp, password: &str) -> (TestUser, Uuid) {
     let mut user = TestUser::generate();
     user.password = password.to_owned();
+    let created: Value = app.register(&user).await.json().await.unwrap();
+    let id = Uuid::parse_str(created["id"].as_str().expect("id")).unwrap();
     let hash = bcrypt::hash(password, 4).expect("bcrypt");
     assert!(hash.starts_with("$2b$"), "{hash}");
-    let id = Uuid::now_v7();
-    let new = authgate::store::NewUser {
-        id,
-        email: user.email.clone(),
-        email_lower: user.email.to_lowercase(),
-        username: Some(user.username.clone()),
-        username_lower: Some(user.username.to_lowercase()),
-        password_hash: hash,
-        roles: vec!["user".to_owned()],
-        is_active: true,
-        created_at: app.clock.now(),
-    };
-    app.state
-        .store()
-        .unwrap()
-        .create_user(&new)
-        .await
-        .expect("insert bcrypt user");
+    let sql = "UPDATE users SET password_hash = $1 WHERE user_id = $2";
+    let changed = app.db.execute(sql, &[&hash, &id.to_string()]).await;
+    assert_eq!(changed, 1, "plant the bcrypt hash");
     (user, id)
 }
 
-/// The stored password hash of a user.
-async fn stored_hash(app: &TestApp, id: Uuid) -> String {
-    app.state
-        .store()
-        .unwrap()
-        .user_by_id(id)
+/// The stored password hash of a user (SQL: the API never shows a hash).
+pub async fn stored_hash(app: &TestApp, id: Uuid) -> String {
+    let sql = "SELECT password_hash FROM users WHERE user_id = $1";
+    app.db
+        .fetch_text(sql, &[&id.to_string()])
         .await
-        .unwrap()
         .expect("user")
-        .password_hash
 }
 
 // Requirement: imported bcrypt hashes log in and are upgraded to argon2id on the first successful login.

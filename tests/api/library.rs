@@ -1,6 +1,8 @@
 //! authgate as a library: a host axum app with its own state uses the extractors, the role layer
 //! and the nested API, driven in-process; and a separate service verifies tokens from the JWKS.
 
+use crate::both;
+use crate::support::*;
 use authgate::{Admin, AuthState, CurrentUser, RequireRole, require_role};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -10,9 +12,6 @@ use axum::routing::get;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-use crate::both;
-use crate::helpers::*;
 
 /// A host application's state: authgate's beside its own.
 #[derive(Clone, FromRef)]
@@ -126,7 +125,7 @@ both!(
     current_user_extractor_requires_a_valid_token,
     |app| async move {
         // Arrange
-        let host = host_app(app.state.clone());
+        let host = host_app(app.state().clone());
         let (_, tokens) = app.signed_in_user().await;
         let id = app.user_id(&tokens.access).await;
         // Act
@@ -157,7 +156,7 @@ both!(
     optional_current_user_is_anonymous_only_without_credentials,
     |app| async move {
         // Arrange
-        let host = host_app(app.state.clone());
+        let host = host_app(app.state().clone());
         let (_, tokens) = app.signed_in_user().await;
         let id = app.user_id(&tokens.access).await;
         // Act
@@ -178,7 +177,7 @@ both!(
 // R18: RequireRole<Admin> guards one handler: 401 without a token, 403 for a user, 200 for an admin.
 both!(require_role_extractor_guards_a_handler, |app| async move {
     // Arrange
-    let host = host_app(app.state.clone());
+    let host = host_app(app.state().clone());
     let (_, user) = app.signed_in_user().await;
     let (_, moderator) = app.user_with_roles(&["moderator"]).await;
     let (_, admin) = app.user_with_roles(&["admin"]).await;
@@ -200,7 +199,7 @@ both!(require_role_extractor_guards_a_handler, |app| async move {
 // R18: require_role guards a whole subtree, and hands the verified user to the handlers below.
 both!(require_role_layer_guards_a_subtree, |app| async move {
     // Arrange
-    let host = host_app(app.state.clone());
+    let host = host_app(app.state().clone());
     let (_, user) = app.signed_in_user().await;
     let (_, moderator) = app.user_with_roles(&["moderator"]).await;
     let moderator_id = app.user_id(&moderator.access).await;
@@ -230,7 +229,7 @@ both!(
     nested_authgate_api_serves_login_and_the_account,
     |app| async move {
         // Arrange
-        let host = host_app(app.state.clone());
+        let host = host_app(app.state().clone());
         let user = TestUser::generate();
         let body =
             json!({"email": user.email, "password": user.password, "username": user.username});
@@ -255,7 +254,7 @@ both!(
         let whoami = get_as(&host, "/whoami", Some(&tokens.access)).await;
         assert_eq!(whoami.text(), me.json()["id"].as_str().unwrap());
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "same state as the server"
         );
@@ -267,7 +266,7 @@ both!(
     host_extractors_apply_logout_and_role_changes_immediately,
     |app| async move {
         // Arrange
-        let host = host_app(app.state.clone());
+        let host = host_app(app.state().clone());
         let (_, admin) = app.user_with_roles(&["admin"]).await;
         let (_, tokens) = app.signed_in_user().await;
         let id = app.user_id(&tokens.access).await;

@@ -1,12 +1,10 @@
 //! Logout, logout everywhere, revocation across a restart, and access tokens that outlive
 //! their session.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::{header, login_from, me_status};
 
 // Requirement: logout ends the caller's session at once (access and refresh) and no other session.
 both!(
@@ -15,7 +13,7 @@ both!(
         // Arrange
         let (user, a) = app.signed_in_user().await;
         let b = app.login_ok(&user).await;
-        assert_eq!(me_status(&app, &a.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&a.access).await, StatusCode::OK);
         // Act
         let resp = app.post("/auth/logout", Some(&a.access), json!({})).await;
         // Assert
@@ -33,7 +31,7 @@ both!(
             refresh.json::<Value>().await.unwrap()["code"],
             json!("invalid_refresh_token")
         );
-        assert_eq!(me_status(&app, &b.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&b.access).await, StatusCode::OK);
         assert_eq!(app.refresh(&b.refresh).await.status(), StatusCode::OK);
         // Logging out twice with the dead token is 401 too.
         let again = app.post("/auth/logout", Some(&a.access), json!({})).await;
@@ -77,7 +75,7 @@ both!(
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
         for (name, tokens) in [("a", &a), ("b", &b), ("c", &c)] {
             assert_eq!(
-                me_status(&app, &tokens.access).await,
+                app.me_status(&tokens.access).await,
                 StatusCode::UNAUTHORIZED,
                 "{name}"
             );
@@ -88,13 +86,13 @@ both!(
             );
         }
         assert_eq!(
-            me_status(&app, &stranger.access).await,
+            app.me_status(&stranger.access).await,
             StatusCode::OK,
             "other users untouched"
         );
         // The account itself still works.
         let fresh = app.login_ok(&user).await;
-        assert_eq!(me_status(&app, &fresh.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&fresh.access).await, StatusCode::OK);
     }
 );
 
@@ -124,11 +122,11 @@ both!(revocation_survives_a_restart, |app| async move {
         app.refresh(&gone.refresh).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(me_status(&app, &live.access).await, StatusCode::OK);
+    assert_eq!(app.me_status(&live.access).await, StatusCode::OK);
     let next = app.refresh(&live.refresh).await;
     assert_eq!(next.status(), StatusCode::OK);
     let next = Tokens::from_json(&next.json().await.unwrap());
-    assert_eq!(me_status(&app, &next.access).await, StatusCode::OK);
+    assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
 });
 
 /// A remember-me session refreshed a minute before its 30-day end, then taken past that end:
@@ -148,7 +146,7 @@ async fn session_past_its_absolute_end(app: &TestApp) -> Tokens {
         "session over"
     );
     assert_eq!(
-        me_status(app, &late.access).await,
+        app.me_status(&late.access).await,
         StatusCode::OK,
         "access token still alive"
     );
@@ -167,10 +165,7 @@ both!(
             .await;
         // Assert
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-        assert_eq!(
-            me_status(&app, &late.access).await,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.me_status(&late.access).await, StatusCode::UNAUTHORIZED);
     }
 );
 
@@ -180,16 +175,13 @@ both!(
     |app| async move {
         // Arrange
         let late = session_past_its_absolute_end(&app).await;
-        app.state.purge_expired().await;
+        app.state().purge_expired().await;
         // Act
         let resp = app
             .post("/auth/logout", Some(&late.access), json!({}))
             .await;
         // Assert
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-        assert_eq!(
-            me_status(&app, &late.access).await,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.me_status(&late.access).await, StatusCode::UNAUTHORIZED);
     }
 );

@@ -1,10 +1,5 @@
 //! Black-box API tests: the real server over HTTP, one database per test, both backends.
 
-mod helpers;
-
-mod admin_support;
-mod attack_support;
-mod jwt_support;
 mod support;
 
 mod abuse_capacity;
@@ -17,7 +12,11 @@ mod admin_roles;
 mod admin_users;
 mod algorithms;
 mod attacks_accounts;
-mod attacks_tokens;
+mod attacks_algorithms;
+mod attacks_claims;
+mod attacks_enumeration;
+mod attacks_keys;
+mod attacks_oversized;
 mod audit;
 mod cors;
 mod devices;

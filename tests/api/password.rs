@@ -1,11 +1,9 @@
 //! `POST /users/me/password`: changing the password ends every session.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::{header, me_status};
 
 /// Change the password with this access token.
 async fn change_password(
@@ -40,16 +38,13 @@ both!(
         assert_eq!(body["token_type"], json!("Bearer"));
         assert_eq!(body["expires_in"], json!(900));
         let fresh = Tokens::from_json(&body);
-        assert_eq!(
-            me_status(&app, &other.access).await,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.me_status(&other.access).await, StatusCode::UNAUTHORIZED);
         assert_eq!(
             app.refresh(&other.refresh).await.status(),
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            me_status(&app, &caller.access).await,
+            app.me_status(&caller.access).await,
             StatusCode::UNAUTHORIZED,
             "the old session ends too"
         );
@@ -57,7 +52,7 @@ both!(
             app.refresh(&caller.refresh).await.status(),
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(me_status(&app, &fresh.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&fresh.access).await, StatusCode::OK);
         assert_eq!(app.refresh(&fresh.refresh).await.status(), StatusCode::OK);
         assert_eq!(
             app.login(&user).await.status(),
@@ -92,8 +87,8 @@ both!(
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["code"], json!("invalid_credentials"));
-        assert_eq!(me_status(&app, &caller.access).await, StatusCode::OK);
-        assert_eq!(me_status(&app, &other.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&caller.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&other.access).await, StatusCode::OK);
         assert_eq!(app.refresh(&other.refresh).await.status(), StatusCode::OK);
         assert_eq!(
             app.login(&user).await.status(),
@@ -119,8 +114,8 @@ both!(
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["code"], json!("validation_failed"));
         assert!(body["errors"]["new_password"].is_array(), "{body}");
-        assert_eq!(me_status(&app, &caller.access).await, StatusCode::OK);
-        assert_eq!(me_status(&app, &other.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&caller.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&other.access).await, StatusCode::OK);
         assert_eq!(app.login(&user).await.status(), StatusCode::OK);
         user.password = "short77".into();
         assert_eq!(app.login(&user).await.status(), StatusCode::UNAUTHORIZED);

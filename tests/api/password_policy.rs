@@ -2,11 +2,10 @@
 //! length, up to 128 characters, no composition rules, common and breached passwords refused,
 //! and never the account's own e-mail or username; the error names the rule.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::attack;
-use crate::helpers::*;
 
 async fn password_error(resp: reqwest::Response, field: &str) -> String {
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -17,7 +16,7 @@ async fn password_error(resp: reqwest::Response, field: &str) -> String {
         .to_owned()
 }
 
-attack!(
+both!(
     /// R20 (ASVS 5.0 6.2.4): common and breached passwords are refused at registration, in any
     /// letter case, with a message that says why.
     common_passwords_are_refused_at_registration,
@@ -31,7 +30,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// Issue #3: the password may not be the account's e-mail or username (any case).
     the_password_may_not_be_the_email_or_username,
     |app| async move {
@@ -46,7 +45,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R19: the minimum length is configurable (here 12), 64 and 128 characters are accepted,
     /// and there are no composition rules (all lowercase letters and spaces is fine).
     the_minimum_length_is_configurable_and_long_passphrases_work,
@@ -69,7 +68,7 @@ attack!(
     }
 );
 
-attack!(
+both!(
     /// R19, R20: the same rules apply to a password change (`new_password`), and a rejected
     /// change leaves the old password working.
     a_password_change_meets_the_same_policy,

@@ -1,10 +1,9 @@
 //! Refresh-token rotation, reuse detection, idle and absolute expiry, access-token expiry.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
 
 /// A header's value as a string, if present.
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
@@ -30,11 +29,6 @@ async fn assert_invalid_refresh(resp: reqwest::Response) {
     );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], json!("invalid_refresh_token"), "{body}");
-}
-
-/// Status of `GET /users/me` with this access token.
-async fn me_status(app: &TestApp, access: &str) -> StatusCode {
-    app.get("/users/me", Some(access)).await.status()
 }
 
 /// Log in with JSON, choosing remember_me.
@@ -98,12 +92,12 @@ both!(
         // Assert
         assert_invalid_refresh(replay).await;
         assert_invalid_refresh(app.refresh(&r1.refresh).await).await;
-        assert_eq!(me_status(&app, &r1.access).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(me_status(&app, &r0.access).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.me_status(&r1.access).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.me_status(&r0.access).await, StatusCode::UNAUTHORIZED);
         // Another login of the same user is a different family and is unaffected.
-        assert_eq!(me_status(&app, &other_session.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&other_session.access).await, StatusCode::OK);
         let other_next = refresh_ok(&app, &other_session.refresh).await;
-        assert_eq!(me_status(&app, &other_next.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&other_next.access).await, StatusCode::OK);
     }
 );
 
@@ -146,18 +140,14 @@ both!(
         assert_ne!(successors[0], r0.refresh);
         for (_, body) in &results {
             assert_eq!(
-                me_status(&app, body["access_token"].as_str().unwrap()).await,
+                app.me_status(body["access_token"].as_str().unwrap()).await,
                 StatusCode::OK
             );
         }
-        assert_eq!(
-            me_status(&app, &r0.access).await,
-            StatusCode::OK,
-            "no logout"
-        );
+        assert_eq!(app.me_status(&r0.access).await, StatusCode::OK, "no logout");
         // The shared successor works once more.
         let r2 = refresh_ok(&app, successors[0]).await;
-        assert_eq!(me_status(&app, &r2.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&r2.access).await, StatusCode::OK);
     }
 );
 
@@ -173,9 +163,9 @@ both!(
         let again = refresh_ok(&app, &r0.refresh).await;
         // Assert
         assert_eq!(again.refresh, r1.refresh);
-        assert_eq!(me_status(&app, &r1.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&r1.access).await, StatusCode::OK);
         let r2 = refresh_ok(&app, &r1.refresh).await;
-        assert_eq!(me_status(&app, &r2.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&r2.access).await, StatusCode::OK);
     }
 );
 
@@ -192,7 +182,7 @@ both!(
         // Assert
         assert_invalid_refresh(replay).await;
         assert_invalid_refresh(app.refresh(&r2.refresh).await).await;
-        assert_eq!(me_status(&app, &r2.access).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.me_status(&r2.access).await, StatusCode::UNAUTHORIZED);
     }
 );
 
@@ -308,14 +298,10 @@ both!(
         // Assert
         assert_invalid_refresh(resp).await;
         // Reactivation does not bring the ended session back.
-        let changes = authgate::service::UserChanges {
-            roles: None,
-            is_active: Some(true),
-        };
-        app.state
-            .update_user(id, changes, true)
-            .await
-            .expect("reactivate");
+        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        let on = json!({"is_active": true});
+        let resp = patch_user(&app, &admin.access, &id.to_string(), on).await;
+        assert_eq!(resp.status(), StatusCode::OK, "reactivated");
         assert_invalid_refresh(app.refresh(&tokens.refresh).await).await;
     }
 );
@@ -328,7 +314,7 @@ both!(
         let (_, tokens) = app.signed_in_user().await;
         app.clock.advance(900 + 20);
         assert_eq!(
-            me_status(&app, &tokens.access).await,
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "inside the leeway"
         );
@@ -347,6 +333,6 @@ both!(
         assert_eq!(body["code"], json!("invalid_token"));
         // The refresh token outlives it and gets a working access token.
         let next = refresh_ok(&app, &tokens.refresh).await;
-        assert_eq!(me_status(&app, &next.access).await, StatusCode::OK);
+        assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
     }
 );

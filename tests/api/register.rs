@@ -1,12 +1,10 @@
 //! `POST /auth/register`: what a new account gets, uniqueness, validation, concurrency.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::header;
 
 // Requirement: registration grants only the `user` role and ignores mass-assigned fields.
 both!(

@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::both;
-use crate::helpers::*;
 use crate::library::{get_as, host_app, tampered};
+use crate::support::*;
 
 /// The issuer the server puts in its tokens, from its discovery document.
 async fn issuer_of(app: &TestApp) -> String {
@@ -30,7 +30,10 @@ both!(
         let remote = AuthState::from_jwks_url(&jwks_url, JwtAlg::EdDSA, &issuer, "authgate")
             .await
             .expect("remote state");
-        assert!(remote.store().is_none(), "verify-only");
+        assert!(
+            remote.user(uuid::Uuid::nil()).await.is_err(),
+            "verify-only: no database behind it"
+        );
         let host = host_app(remote);
         let (_, tokens) = app.signed_in_user().await;
         let id = app.user_id(&tokens.access).await;

@@ -1,10 +1,9 @@
 //! Every response, success or failure, carries a request id and security headers.
 
+use crate::both;
+use crate::support::*;
 use reqwest::Method;
 use serde_json::json;
-
-use crate::both;
-use crate::support::post_raw;
 
 // Every response, success or failure, has an x-request-id and X-Content-Type-Options: nosniff.
 both!(

@@ -1,11 +1,9 @@
 //! `POST /auth/token`: the OAuth 2.0 password and refresh-token grants and their RFC 6749 errors.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
-use crate::support::{assert_token_response, form, header, token_grant};
 
 // Requirement: the password grant takes an e-mail or a username and returns an uncacheable Bearer pair.
 both!(
@@ -171,10 +169,7 @@ both!(
         let second = Tokens::from_json(&body);
         assert_eq!(body["token_type"], json!("Bearer"));
         assert_ne!(second.refresh, first.refresh);
-        assert_eq!(
-            app.get("/users/me", Some(&second.access)).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(app.me_status(&second.access).await, StatusCode::OK);
         // An unknown refresh token is invalid_grant, in RFC 6749 form.
         let bad = app
             .post_form(

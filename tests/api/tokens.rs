@@ -1,12 +1,10 @@
 //! Access tokens as RFC 9068 describes them: the shape of what we issue, the keys we publish,
 //! discovery, expiry, and keys across a restart.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::helpers::*;
-use crate::jwt_support::{assert_invalid_token, claims_of, header_of, jwks};
 
 async fn discovery(app: &TestApp) -> Value {
     let resp = app.get("/.well-known/openid-configuration", None).await;
@@ -145,7 +143,7 @@ both!(
         // Act / Assert
         app.clock.advance(900 + 20);
         assert_eq!(
-            app.get("/users/me", Some(&tokens.access)).await.status(),
+            app.me_status(&tokens.access).await,
             StatusCode::OK,
             "inside the leeway"
         );
@@ -166,13 +164,7 @@ both!(signing_keys_survive_a_restart, |app| async move {
     let (set, _) = jwks(&restarted).await;
     assert_eq!(set["keys"].as_array().unwrap().len(), 1, "{set}");
     assert_eq!(set["keys"][0]["kid"], kid);
-    assert_eq!(
-        restarted
-            .get("/users/me", Some(&tokens.access))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(restarted.me_status(&tokens.access).await, StatusCode::OK);
     let fresh = restarted.refresh(&tokens.refresh).await;
     assert_eq!(fresh.status(), StatusCode::OK);
     let fresh = Tokens::from_json(&fresh.json().await.unwrap());

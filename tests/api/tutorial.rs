@@ -4,12 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use authgate::http::{ServerLayers, apply_server_layers};
-use authgate::startup::build_state;
+use crate::support::*;
+use authgate::{ServerLayers, apply_server_layers};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::helpers::*;
 
 #[allow(dead_code)]
 #[path = "../../examples/tutorial_app.rs"]
@@ -23,12 +21,10 @@ struct Tutorial {
 }
 
 async fn spawn_tutorial(backend: Backend) -> Tutorial {
+    announce(backend);
     let db = TestDb::provision(backend).await;
     let settings = test_settings(&db, &["--cors-origins", "http://localhost:3000"]);
-    let store = authgate::startup::open_store(&settings).await.unwrap();
-    let auth = build_state(&settings, store, authgate::Clock::default())
-        .await
-        .unwrap();
+    let auth = authgate::AuthState::from_settings(&settings).await.unwrap();
     let layers = ServerLayers {
         cors_origins: settings.cors_origins.clone(),
         max_body_bytes: 65536,
@@ -88,11 +84,14 @@ impl Tutorial {
     async fn grant(&self, token: &str, roles: &[&str]) {
         let me = self.auth.authenticate(token).await.unwrap();
         let roles = roles.iter().map(|r| r.to_string()).collect();
-        let changes = authgate::service::UserChanges {
+        let changes = authgate::UserChanges {
             roles: Some(roles),
             is_active: None,
         };
-        self.auth.update_user(me.id, changes, true).await.unwrap();
+        self.auth
+            .update_user(me.id, changes, &authgate::Actor::system())
+            .await
+            .unwrap();
     }
 }
 
@@ -241,7 +240,7 @@ async fn tutorial_frontend_flow_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tutorial_frontend_flow_postgres() {
-    if postgres_url().is_some() {
+    if postgres_or_skip().is_some() {
         frontend_flow_works_end_to_end(Backend::Postgres).await;
     }
 }

@@ -1,10 +1,9 @@
 //! Validly signed access tokens whose claims are wrong.
 
+use crate::both;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use crate::both;
-use crate::jwt_support::{Minter, assert_invalid_token, claims_of, merge};
 
 // R5, R6, R7: validly signed tokens with wrong claims are refused; a correct one is accepted.
 both!(
@@ -27,7 +26,7 @@ both!(
         // Act / Assert: the minting itself is sound
         let good = minter.mint(json!({}), &base);
         assert_eq!(
-            app.get("/users/me", Some(&good)).await.status(),
+            app.me_status(&good).await,
             StatusCode::OK,
             "correctly minted token"
         );
@@ -36,7 +35,7 @@ both!(
             &with(json!({"exp": now - 5, "iat": now - 905, "nbf": now - 905})),
         );
         assert_eq!(
-            app.get("/users/me", Some(&in_leeway)).await.status(),
+            app.me_status(&in_leeway).await,
             StatusCode::OK,
             "expired 5 s ago, inside the 30 s leeway"
         );

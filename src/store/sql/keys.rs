@@ -13,6 +13,7 @@ macro_rules! keys_store {
         #[async_trait]
         impl Store for $store {
             async fn migrate(&self) -> StoreResult<()> {
+                let _lock = self.lock_migrations().await?;
                 let migrator = $migrator();
                 migrator
                     .run(&self.pool)

@@ -28,9 +28,11 @@
 mod audit;
 mod guard;
 mod keys;
+mod refresh_claim;
 mod sessions;
 mod users;
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,13 +67,22 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let migration_lock = (!in_memory).then(|| {
+            let mut path = options.get_filename().as_os_str().to_owned();
+            path.push(".migrate-lock");
+            PathBuf::from(path)
+        });
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .context("could not open the SQLite database")?;
-        Ok(Arc::new(SqliteStore { pool }))
+        Ok(Arc::new(SqliteStore {
+            pool,
+            migration_lock,
+        }))
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
     }
@@ -146,11 +157,46 @@ fn like_pattern(q: &str) -> String {
 /// The store over a SQLite connection pool.
 pub(crate) struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// A file beside the database that migration runs lock: sqlx's SQLite migrator takes no
+    /// lock of its own, so two processes starting at once on a fresh file both try to create
+    /// the tables. `None` for an in-memory database, which no other process can open.
+    migration_lock: Option<PathBuf>,
+}
+
+impl SqliteStore {
+    /// Wait for the migration lock; migrations run while the returned file is open.
+    async fn lock_migrations(&self) -> StoreResult<Option<std::fs::File>> {
+        let Some(path) = self.migration_lock.clone() else {
+            return Ok(None);
+        };
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            // Blocks until another process's migrations are done; released when closed.
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|e| StoreError::Other(anyhow::Error::new(e)))?;
+        locked.map(Some).map_err(|e| {
+            StoreError::Other(anyhow::Error::new(e).context("could not lock the migration file"))
+        })
+    }
 }
 
 /// The store over a PostgreSQL connection pool.
 pub(crate) struct PgStore {
     pool: sqlx::PgPool,
+}
+
+impl PgStore {
+    /// Nothing to do: sqlx's PostgreSQL migrator holds an advisory lock while it runs.
+    async fn lock_migrations(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,16 @@
 //! [`SessionStore`](crate::store::SessionStore): sessions and refresh-token rotation, on both
-//! backends (see `super` for the shape of these files). The one part that differs between
-//! backends, the claim of a refresh token, is written per backend at the bottom.
-
-// For the two claims at the bottom; the macro body imports its own names.
-use sqlx::{PgPool, SqlitePool};
-
-use crate::store::{Rotation, SessionRecord, StoreResult};
+//! backends (see `super` for the shape of these files). What differs between backends: the
+//! statement that opens a session (at the bottom) and the claim of a refresh token
+//! (`super::refresh_claim`).
 
 /// `impl SessionStore for $store`, whose `pool` is a pool of the sqlx driver `$db`. `$claim` is
 /// the backend's `async fn(&Pool<$db>, &Rotation) -> StoreResult<Option<SessionRecord>>`: mark
 /// the presented token used, extend its live session and store the successor, atomically;
 /// `None` when nothing was claimed (or the session is dead, and then nothing is written).
+/// `$insert_session` is the backend's statement that opens a session only if the user's
+/// password and activation are still what the login checked.
 macro_rules! session_store {
-    ($store:ty, $db:ty, $claim:path) => {
+    ($store:ty, $db:ty, $claim:path, $insert_session:path) => {
         use async_trait::async_trait;
         use sqlx::Row;
         use uuid::Uuid;
@@ -24,7 +22,7 @@ macro_rules! session_store {
 
         /// A row with the session columns (`session_id, user_id, created_at, last_used_at,
         /// expires_at, idle_expires_at, remember_me, user_agent, ip`).
-        pub(super) fn session_from_row(
+        pub(in crate::store::sql) fn session_from_row(
             row: &<$db as sqlx::Database>::Row,
         ) -> StoreResult<SessionRecord> {
             Ok(SessionRecord {
@@ -72,25 +70,19 @@ macro_rules! session_store {
                 let id = s.id.to_string();
                 let idle_expires = (s.created_at + s.idle_ttl).min(s.expires_at);
                 // Only if the password and activation are still what the login checked.
-                let created = sqlx::query(
-                    "INSERT INTO sessions (session_id, user_id, created_at, last_used_at, \
-                       expires_at, idle_ttl, idle_expires_at, remember_me, user_agent, ip) \
-                     SELECT $1, $2, $3, $3, $4, $5, $6, $7, $8, $9 \
-                     WHERE EXISTS (SELECT 1 FROM users \
-                       WHERE user_id = $2 AND password_hash = $10 AND is_active)",
-                )
-                .bind(&id)
-                .bind(s.user_id.to_string())
-                .bind(s.created_at)
-                .bind(s.expires_at)
-                .bind(s.idle_ttl)
-                .bind(idle_expires)
-                .bind(s.remember_me)
-                .bind(&s.user_agent)
-                .bind(&s.ip)
-                .bind(&s.password_hash)
-                .execute(&mut *tx)
-                .await?;
+                let created = sqlx::query($insert_session)
+                    .bind(&id)
+                    .bind(s.user_id.to_string())
+                    .bind(s.created_at)
+                    .bind(s.expires_at)
+                    .bind(s.idle_ttl)
+                    .bind(idle_expires)
+                    .bind(s.remember_me)
+                    .bind(&s.user_agent)
+                    .bind(&s.ip)
+                    .bind(&s.password_hash)
+                    .execute(&mut *tx)
+                    .await?;
                 if created.rows_affected() != 1 {
                     return Ok(false);
                 }
@@ -288,97 +280,38 @@ macro_rules! session_store {
     };
 }
 
-mod sqlite {
+pub(super) mod sqlite {
     session_store!(
         crate::store::sql::SqliteStore,
         sqlx::Sqlite,
-        super::sqlite_claim
+        super::super::refresh_claim::sqlite,
+        super::SQLITE_INSERT_SESSION
     );
 }
 
-mod postgres {
+pub(super) mod postgres {
     session_store!(
         crate::store::sql::PgStore,
         sqlx::Postgres,
-        super::postgres_claim
+        super::super::refresh_claim::postgres,
+        super::POSTGRES_INSERT_SESSION
     );
 }
 
-/// The claim as one transaction of three statements (SQLite has no data-modifying CTEs). On
-/// SQLite writers serialise, so exactly one concurrent caller's first UPDATE sees the row.
-/// When the session is dead the transaction is dropped, which rolls the claim back.
-async fn sqlite_claim(pool: &SqlitePool, r: &Rotation) -> StoreResult<Option<SessionRecord>> {
-    let mut tx = pool.begin().await?;
-    let claimed: Option<String> = sqlx::query_scalar(
-        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-         RETURNING session_id",
-    )
-    .bind(&r.presented_hash)
-    .bind(r.now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(sid) = claimed else { return Ok(None) };
-    // The new idle expiry is never past the session's absolute end.
-    let row = sqlx::query(
-        "UPDATE sessions SET last_used_at = $2, idle_expires_at = \
-           CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
-         WHERE session_id = $1 \
-           AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
-         RETURNING session_id, user_id, created_at, last_used_at, expires_at, \
-           idle_expires_at, remember_me, user_agent, ip",
-    )
-    .bind(&sid)
-    .bind(r.now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let session = sqlite::session_from_row(&row)?;
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&r.child_hash)
-    .bind(&sid)
-    .bind(&r.presented_hash)
-    .bind(r.now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Some(session))
-}
+/// SQLite: writers serialise, so the check and the insert see one state of the user row.
+const SQLITE_INSERT_SESSION: &str = "INSERT INTO sessions (session_id, user_id, created_at, \
+       last_used_at, expires_at, idle_ttl, idle_expires_at, remember_me, user_agent, ip) \
+     SELECT $1, $2, $3, $3, $4, $5, $6, $7, $8, $9 \
+     WHERE EXISTS (SELECT 1 FROM users \
+       WHERE user_id = $2 AND password_hash = $10 AND is_active)";
 
-/// The same as SQLite's, as one statement: a refresh is one round trip and one commit, not
-/// five (the benchmark's `refresh` against `db_floor`). Concurrent callers with one token
-/// queue on the row lock of the first UPDATE and then find it used. A token of a dead
-/// session is not claimed at all (a claim left behind would later read as a replay).
-async fn postgres_claim(pool: &PgPool, r: &Rotation) -> StoreResult<Option<SessionRecord>> {
-    let row = sqlx::query(
-        "WITH claimed AS ( \
-           UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-           AND EXISTS (SELECT 1 FROM sessions \
-             WHERE sessions.session_id = refresh_tokens.session_id \
-             AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2) \
-           RETURNING session_id \
-         ), extended AS ( \
-           UPDATE sessions SET last_used_at = $2, idle_expires_at = \
-             CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
-           FROM claimed \
-           WHERE sessions.session_id = claimed.session_id \
-           AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
-           RETURNING sessions.session_id, sessions.user_id, sessions.created_at, \
-             sessions.last_used_at, sessions.expires_at, sessions.idle_expires_at, \
-             sessions.remember_me, sessions.user_agent, sessions.ip \
-         ), child AS ( \
-           INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) \
-           SELECT $3, session_id, $1, $2 FROM extended \
-         ) SELECT session_id, user_id, created_at, last_used_at, expires_at, \
-             idle_expires_at, remember_me, user_agent, ip \
-           FROM extended",
-    )
-    .bind(&r.presented_hash)
-    .bind(r.now)
-    .bind(&r.child_hash)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(postgres::session_from_row).transpose()
-}
+/// PostgreSQL: `FOR SHARE` locks the user row until this transaction commits. Without it a
+/// password change or deactivation could commit, and end the user's sessions, between this
+/// check and the commit, and miss the session being opened (seen in `tests/api/races.rs`).
+/// With it, such a change waits for this login, then ends its session; or it went first, and
+/// the re-checked row no longer matches.
+const POSTGRES_INSERT_SESSION: &str = "INSERT INTO sessions (session_id, user_id, created_at, \
+       last_used_at, expires_at, idle_ttl, idle_expires_at, remember_me, user_agent, ip) \
+     SELECT $1, $2, $3, $3, $4, $5, $6, $7, $8, $9 \
+     WHERE EXISTS (SELECT 1 FROM users \
+       WHERE user_id = $2 AND password_hash = $10 AND is_active FOR SHARE)";
