@@ -137,7 +137,7 @@ async fn token_grant(
 
 fn oauth_login_error(e: Error) -> OAuthError {
     match e {
-        Error::Forbidden(msg) => OAuthError::new(OAuthErrorCode::InvalidGrant, msg),
+        Error::Deactivated => OAuthError::new(OAuthErrorCode::InvalidGrant, e.to_string()),
         other => other.into(),
     }
 }
@@ -159,7 +159,8 @@ pub async fn login(
         .login(&req.username, &req.password, req.remember_me, client)
         .await
         .map_err(|e| match e {
-            Error::Forbidden(_) => Error::InvalidCredentials,
+            // A deactivated account answers exactly like a wrong password here.
+            Error::Deactivated => Error::InvalidCredentials,
             other => other,
         })?;
     Ok(no_store(tokens))
