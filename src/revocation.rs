@@ -6,10 +6,12 @@
 //! - `user`: the user's current activation and roles after an admin changed them; a deactivated
 //!   user's tokens are refused and a role change applies to the very next request.
 //!
-//! Every change is written through to the `revocations` table and reloaded at start, so it
-//! survives a restart. Rows carry `created_at`, and a running server polls for rows newer than
-//! its last look ([`Revocations::sync`], every few seconds), so changes made by the CLI or by
-//! another instance sharing the database arrive within that interval.
+//! Every change is in the `revocations` table and reloaded at start, so it survives a restart.
+//! Session entries are written by the store in the transaction that revokes the session, and
+//! noted here once it committed ([`Revocations::sessions_revoked`]). Rows carry a `seq` the
+//! database assigns in commit order, and a running server polls for rows above the highest it
+//! has seen ([`Revocations::sync`], every few seconds), so changes made by the CLI or by another
+//! instance sharing the database arrive within that interval, whatever the writers' clocks say.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,8 +44,8 @@ pub struct Revocations {
     store: Arc<dyn Store>,
     ttl: i64,
     entries: RwLock<Entries>,
-    /// `created_at` of the newest row seen, for [`Revocations::sync`].
-    last_sync: std::sync::atomic::AtomicI64,
+    /// The highest `seq` seen, for [`Revocations::sync`].
+    last_seq: std::sync::atomic::AtomicI64,
     /// Monotonic time of the last successful load or sync, and whether syncing is running at all
     /// (a host app that never runs housekeeping gets no staleness check).
     synced_at: AtomicU64,
@@ -67,7 +69,7 @@ impl Revocations {
             store,
             ttl,
             entries: RwLock::new(Entries::default()),
-            last_sync: Default::default(),
+            last_seq: Default::default(),
             synced_at: AtomicU64::new(monotonic_ms()),
             syncing: AtomicBool::new(false),
         };
@@ -77,10 +79,9 @@ impl Revocations {
 
     /// Pick up entries written by other processes since the last look. Returns how many.
     pub async fn sync(&self, now: i64) -> StoreResult<usize> {
-        // Overlap by a second: rows written in the same second as the last one seen still count.
-        let since = self.last_sync.load(Ordering::Relaxed) - 1;
+        let after = self.last_seq.load(Ordering::Relaxed);
         self.syncing.store(true, Ordering::Relaxed);
-        let rows = self.store.load_revocations(now, since.max(0)).await?;
+        let rows = self.store.load_revocations(now, after).await?;
         let n = rows.len();
         self.merge(rows);
         self.synced_at.store(monotonic_ms(), Ordering::Relaxed);
@@ -97,7 +98,7 @@ impl Revocations {
     fn merge(&self, rows: Vec<RevocationRecord>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         for row in rows {
-            self.last_sync.fetch_max(row.created_at, Ordering::Relaxed);
+            self.last_seq.fetch_max(row.seq, Ordering::Relaxed);
             let Ok(subject) = Uuid::parse_str(&row.subject) else {
                 continue;
             };
@@ -131,45 +132,41 @@ impl Revocations {
             .map(|(s, _)| s.clone())
     }
 
-    /// Revoke sessions: in memory at once, then persisted.
-    pub async fn revoke_sessions(&self, sids: &[Uuid], now: i64) -> StoreResult<()> {
-        let expires_at = now + self.ttl;
-        {
-            let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-            for sid in sids {
-                entries.sessions.insert(*sid, expires_at);
-            }
-        }
-        for sid in sids {
-            let row = RevocationRecord {
-                kind: SESSION.into(),
-                subject: sid.to_string(),
-                data: "{}".into(),
-                expires_at,
-                created_at: now,
-            };
-            self.store.save_revocation(&row).await?;
-        }
-        Ok(())
+    /// When an entry written at `now` expires: what the store's revoking methods take as
+    /// `until`.
+    pub fn until(&self, now: i64) -> i64 {
+        now + self.ttl
     }
 
-    /// Record a user's new activation/roles: in memory at once, then persisted.
+    /// Note sessions whose revocation the store has committed (with their entries), so this
+    /// instance refuses their tokens at once rather than at its next sync.
+    pub fn sessions_revoked(&self, sids: &[Uuid], now: i64) {
+        let expires_at = self.until(now);
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for sid in sids {
+            entries.sessions.insert(*sid, expires_at);
+        }
+    }
+
+    /// Record a user's new activation/roles: persisted, then in memory.
     pub async fn set_user_state(&self, user: Uuid, state: UserState, now: i64) -> StoreResult<()> {
-        let expires_at = now + self.ttl;
+        let expires_at = self.until(now);
         let data = serde_json::to_string(&state).map_err(|e| anyhow::anyhow!(e))?;
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .users
-            .insert(user, (state, expires_at));
         let row = RevocationRecord {
             kind: USER.into(),
             subject: user.to_string(),
             data,
             expires_at,
             created_at: now,
+            seq: 0,
         };
-        self.store.save_revocation(&row).await
+        self.store.save_revocation(&row).await?;
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .users
+            .insert(user, (state, expires_at));
+        Ok(())
     }
 
     /// Drop expired entries from memory (the store purges its own rows).

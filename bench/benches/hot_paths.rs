@@ -50,10 +50,7 @@ fn fixture() -> Fixture {
             .await
             .expect("revocations");
         let revoked: Vec<Uuid> = (0..REVOKED).map(|_| Uuid::now_v7()).collect();
-        revocations
-            .revoke_sessions(&revoked, now)
-            .await
-            .expect("revoke");
+        revocations.sessions_revoked(&revoked, now);
         (state, revocations)
     });
     let (user, session) = (Uuid::now_v7(), Uuid::now_v7());

@@ -34,6 +34,18 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, Error> {
     }
 }
 
+/// The bearer token itself, unchecked (logout checks it its own way); 401 when none was sent.
+pub(crate) struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?.ok_or(Error::Unauthenticated { token_sent: false })?;
+        Ok(Self(token.to_owned()))
+    }
+}
+
 async fn current_user(parts: &Parts, state: &AuthState) -> Result<Option<CurrentUser>, Error> {
     let Some(token) = bearer(parts)? else {
         return Ok(None);

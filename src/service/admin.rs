@@ -25,6 +25,7 @@ impl AuthState {
 
     /// Apply role and activation changes on behalf of `actor` (recorded in the audit log). A
     /// moderator (`actor.is_admin` false) may only (de)activate users who are not admins.
+    /// `LastAdmin` when the change would leave no active admin (checked atomically by the store).
     pub async fn update_user(&self, id: Uuid, changes: UserChanges, actor: &Actor) -> Result<User> {
         let actor_is_admin = actor.is_admin;
         let issuer = self.issuer()?;
@@ -117,10 +118,12 @@ impl AuthState {
     }
 
     /// Delete a user on behalf of `actor` (recorded in the audit log); their tokens die at once.
+    /// `LastAdmin` for the last active admin.
     pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<()> {
         let issuer = self.issuer()?;
         let now = self.clock().now();
-        self.end_all_sessions(id, None).await?;
+        // The store refuses the last active admin; their sessions go with them (cascade), and
+        // the inactive state below refuses every token they still hold.
         if !issuer.store.delete_user(id).await? {
             return Err(Error::NotFound("user"));
         }

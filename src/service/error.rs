@@ -40,6 +40,9 @@ pub enum Error {
     /// A unique field is taken.
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    /// The change would leave no active admin (demoting, deactivating or deleting the last).
+    #[error("this would leave no active admin; make another user admin first")]
+    LastAdmin,
     /// The request was understood but its fields are not acceptable.
     #[error("request validation failed")]
     Validation(FieldErrors),
@@ -108,6 +111,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    LastAdmin,
     ValidationFailed,
     BadRequest,
     UnsupportedMediaType,
@@ -135,7 +139,7 @@ impl Error {
             Error::Forbidden(_) | Error::Deactivated => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::LastAdmin => StatusCode::CONFLICT,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -157,6 +161,7 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Error::Conflict(_) => ErrorCode::Conflict,
+            Error::LastAdmin => ErrorCode::LastAdmin,
             Error::Validation(_) => ErrorCode::ValidationFailed,
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
@@ -175,6 +180,7 @@ impl From<StoreError> for Error {
             StoreError::Conflict(field) => Error::Conflict(field),
             StoreError::Invalid(what) => Error::BadRequest(format!("the request contains {what}")),
             StoreError::Unavailable(_) => Error::Unavailable,
+            StoreError::LastAdmin => Error::LastAdmin,
             StoreError::Other(e) => Error::Internal(e),
         }
     }

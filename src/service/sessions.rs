@@ -8,7 +8,7 @@ use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
 use crate::domain::{ClientInfo, Limit};
-use crate::store::{NewSession, RotateOutcome, Rotation, SessionRecord, UserRecord};
+use crate::store::{NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecord, UserRecord};
 use crate::token::refresh;
 
 impl AuthState {
@@ -48,13 +48,12 @@ impl AuthState {
             return Err(Error::InvalidCredentials);
         }
         // F7: a user's live sessions are capped; the oldest beyond the cap end now.
+        let until = issuer.revocations.until(now);
         let ended = issuer
             .store
-            .cap_sessions(user.id, cfg.max_sessions_per_user, now)
+            .cap_sessions(user.id, cfg.max_sessions_per_user, now, until)
             .await?;
-        if !ended.is_empty() {
-            issuer.revocations.revoke_sessions(&ended, now).await?;
-        }
+        issuer.revocations.sessions_revoked(&ended, now);
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
         self.issue_tokens(
             user.id,
@@ -100,6 +99,7 @@ impl AuthState {
             presented_hash: refresh::hash(presented),
             child_hash: refresh::hash(&child),
             now,
+            revoke_until: issuer.revocations.until(now),
             grace_secs: issuer.cfg.refresh_grace,
         };
         let session: SessionRecord = match issuer.store.rotate_refresh(&rotation).await? {
@@ -125,10 +125,7 @@ impl AuthState {
                 session_id,
                 user_id,
             } => {
-                issuer
-                    .revocations
-                    .revoke_sessions(&[session_id], now)
-                    .await?;
+                issuer.revocations.sessions_revoked(&[session_id], now);
                 let event = Event::new(EventKind::RefreshReuseDetected, client)
                     .user(user_id)
                     .detail(format!("session {session_id} revoked"));
@@ -150,19 +147,55 @@ impl AuthState {
         self.issue_tokens(user.id, session.id, user.roles, child, refresh_expires_in)
     }
 
-    /// End one session of a user (logout, or deleting a device). Its access tokens die now.
+    /// End one live session of a user (deleting a device). Its access tokens die now.
+    /// `NotFound` when it is not theirs or already ended.
     pub async fn end_session(&self, user: Uuid, session: Uuid, client: &ClientInfo) -> Result<()> {
+        match self.revoke_one(user, session, client).await? {
+            SessionEnd::Ended => Ok(()),
+            SessionEnd::AlreadyEnded | SessionEnd::Unknown => Err(Error::NotFound("session")),
+        }
+    }
+
+    /// Log out the session of an access token. Its signature and claims are checked, not the
+    /// revocation list: a retried logout (the first answer lost, or the session already ended
+    /// here or on another instance) succeeds like the first. A session that does not exist
+    /// (never did, or was deleted with its user) is `Unauthenticated`.
+    pub async fn logout(&self, token: &str, client: &ClientInfo) -> Result<()> {
+        let claims = self
+            .verifier()
+            .verify(token, self.clock().now())
+            .map_err(|_| Error::Unauthenticated { token_sent: true })?;
+        match self.revoke_one(claims.sub, claims.sid, client).await? {
+            SessionEnd::Ended | SessionEnd::AlreadyEnded => Ok(()),
+            SessionEnd::Unknown => Err(Error::Unauthenticated { token_sent: true }),
+        }
+    }
+
+    /// Revoke `session` of `user` with its revocation entry, note it here, audit a logout.
+    async fn revoke_one(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        client: &ClientInfo,
+    ) -> Result<SessionEnd> {
         let issuer = self.issuer()?;
         let now = self.clock().now();
-        if !issuer.store.revoke_session(user, session, now).await? {
-            return Err(Error::NotFound("session"));
+        let until = issuer.revocations.until(now);
+        let end = issuer
+            .store
+            .revoke_session(user, session, now, until)
+            .await?;
+        if end == SessionEnd::Unknown {
+            return Ok(end);
         }
-        issuer.revocations.revoke_sessions(&[session], now).await?;
-        let event = Event::new(EventKind::Logout, client)
-            .user(user)
-            .detail(format!("session {session}"));
-        self.audit(event).await;
-        Ok(())
+        issuer.revocations.sessions_revoked(&[session], now);
+        if end == SessionEnd::Ended {
+            let event = Event::new(EventKind::Logout, client)
+                .user(user)
+                .detail(format!("session {session}"));
+            self.audit(event).await;
+        }
+        Ok(end)
     }
 
     /// Sign out everywhere: end every session of the user.
@@ -179,8 +212,12 @@ impl AuthState {
     pub(crate) async fn end_all_sessions(&self, user: Uuid, keep: Option<Uuid>) -> Result<usize> {
         let issuer = self.issuer()?;
         let now = self.clock().now();
-        let ended = issuer.store.revoke_user_sessions(user, keep, now).await?;
-        issuer.revocations.revoke_sessions(&ended, now).await?;
+        let until = issuer.revocations.until(now);
+        let ended = issuer
+            .store
+            .revoke_user_sessions(user, keep, now, until)
+            .await?;
+        issuer.revocations.sessions_revoked(&ended, now);
         info!(user_id = %user, count = ended.len(), "sessions ended");
         Ok(ended.len())
     }

@@ -20,6 +20,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "abuse",
         include_str!("../../migrations/sqlite/0002_abuse.sql"),
     ),
+    (
+        4,
+        "revocation seq",
+        include_str!("../../migrations/sqlite/0004_revocation_seq.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -31,6 +36,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "abuse",
         include_str!("../../migrations/postgres/0002_abuse.sql"),
+    ),
+    (
+        4,
+        "revocation seq",
+        include_str!("../../migrations/postgres/0004_revocation_seq.sql"),
     ),
 ];
 

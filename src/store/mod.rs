@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewSession, NewUser, Rate,
-    RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionRecord, StoredKey, UserQuery,
-    UserRecord,
+    RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd, SessionRecord, StoredKey,
+    UserQuery, UserRecord,
 };
 pub use sql::connect;
 
@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The database could not be reached in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Refused, nothing written: the change would leave no active admin.
+    #[error("the change would leave no active admin")]
+    LastAdmin,
     /// Anything else: a bug or corrupt data.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -65,11 +68,16 @@ pub trait UserStore: Send + Sync + 'static {
     /// Replace `old` with `new` only if `old` is still the stored hash (an upgrade on login must
     /// never overwrite a password change that landed meanwhile). Returns whether it did.
     async fn upgrade_password_hash(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool>;
-    /// Replace the user's roles; unknown roles are checked by the caller.
+    /// Replace the user's roles; unknown roles are checked by the caller. `LastAdmin` (nothing
+    /// changed) when the user is the last active admin and `roles` lacks `admin`.
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
-    /// Activate or deactivate.
+    /// Activate or deactivate. `LastAdmin` (nothing changed) for the last active admin.
     async fn set_active(&self, id: Uuid, active: bool) -> StoreResult<bool>;
-    /// Delete the user and (by cascade) their sessions.
+    /// Delete the user and (by cascade) their sessions. `LastAdmin` (nothing deleted) for the
+    /// last active admin.
+    ///
+    /// These three check and change in one transaction that first locks the `admin` role's row,
+    /// so concurrent changes of the last admins serialise and at least one is refused.
     async fn delete_user(&self, id: Uuid) -> StoreResult<bool>;
     /// Stamp `last_login_at`.
     async fn record_login(&self, id: Uuid, now: i64) -> StoreResult<()>;
@@ -87,17 +95,32 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn create_session(&self, session: &NewSession, refresh_hash: &str) -> StoreResult<bool>;
     /// The atomic heart of refresh: see [`RotateOutcome`].
     async fn rotate_refresh(&self, rotation: &Rotation) -> StoreResult<RotateOutcome>;
-    /// Revoke one session of one user; returns false when it does not exist or is not theirs.
-    async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<bool>;
+    /// Revoke one session of one user. The revoking methods write, in the same transaction, a
+    /// `session` revocation entry expiring at `until` for every session they end (see
+    /// [`Store::save_revocation`]), so other instances learn of it exactly when it commits.
+    async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<SessionEnd>;
     /// Revoke every session of a user but `keep`; returns the ids revoked.
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
         keep: Option<Uuid>,
         now: i64,
+        until: i64,
     ) -> StoreResult<Vec<Uuid>>;
     /// End the user's live sessions beyond the newest `keep`; returns the ids ended.
-    async fn cap_sessions(&self, user_id: Uuid, keep: i64, now: i64) -> StoreResult<Vec<Uuid>>;
+    async fn cap_sessions(
+        &self,
+        user_id: Uuid,
+        keep: i64,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<Vec<Uuid>>;
     /// The user's active sessions, newest first.
     async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>>;
     /// Stamp `last_activity_at` on the user and `last_used_at` on the session.
@@ -154,8 +177,15 @@ pub trait Store: UserStore + SessionStore + GuardStore + AuditStore {
     /// Return the secret called `name`, creating it from `candidate` if it does not exist yet
     /// (the first instance to start wins, the others read its value).
     async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String>;
-    /// Upsert a revocation entry.
+    /// Upsert a revocation entry by (kind, subject); every write gives it the next `seq`, and
+    /// `seq`s are assigned in commit order, so a reader that has seen `seq` n has seen every
+    /// entry written before it.
     async fn save_revocation(&self, entry: &RevocationRecord) -> StoreResult<()>;
-    /// Revocation entries still in force, written at or after `since` (0 for all).
-    async fn load_revocations(&self, now: i64, since: i64) -> StoreResult<Vec<RevocationRecord>>;
+    /// Revocation entries still in force (expiring after `now`) with a `seq` above `after_seq`
+    /// (0 for all), in `seq` order.
+    async fn load_revocations(
+        &self,
+        now: i64,
+        after_seq: i64,
+    ) -> StoreResult<Vec<RevocationRecord>>;
 }

@@ -91,6 +91,8 @@ pub struct Rotation {
     /// concurrent requests with the same token agree on it without talking to each other.
     pub child_hash: String,
     pub now: i64,
+    /// When the revocation entry written on reuse detection expires.
+    pub revoke_until: i64,
     /// How long after its first use a token may be presented again and get the same successor.
     pub grace_secs: i64,
 }
@@ -131,6 +133,20 @@ pub struct RevocationRecord {
     pub data: String,
     pub expires_at: i64,
     pub created_at: i64,
+    /// Assigned by the store on every write (insert or upsert), increasing in commit order:
+    /// what other instances poll by. Ignored when saving.
+    pub seq: i64,
+}
+
+/// What ending one session came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// It was live and is revoked now.
+    Ended,
+    /// It was revoked already (a retried logout); its revocation entry is written again.
+    AlreadyEnded,
+    /// No such session of this user.
+    Unknown,
 }
 
 pub use crate::domain::{LockoutPolicy, Rate};

@@ -11,7 +11,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Poll `GET /users/me` on `base` until it answers `want`; returns how long that took.
-async fn wait_for(client: &reqwest::Client, base: &str, token: &str, want: StatusCode) -> Duration {
+pub(crate) async fn wait_for(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    want: StatusCode,
+) -> Duration {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(8) {
         let status = client

@@ -33,9 +33,9 @@ both!(
         );
         assert_eq!(app.me_status(&b.access).await, StatusCode::OK);
         assert_eq!(app.refresh(&b.refresh).await.status(), StatusCode::OK);
-        // Logging out twice with the dead token is 401 too.
+        // A retried logout with the dead token answers like the first (skewed_instances.rs).
         let again = app.post("/auth/logout", Some(&a.access), json!({})).await;
-        assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(again.status(), StatusCode::NO_CONTENT);
     }
 );
 

@@ -120,6 +120,7 @@ pub async fn get_user(
     responses((status = 200, body = UserBody),
               (status = 403, body = Problem, description = "not an admin (roles), or a moderator acting on an admin"),
               (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "`last_admin`: the change would leave no active admin"),
               (status = 422, body = Problem, description = "an unknown role, or deactivating yourself")))]
 pub async fn update_user(
     State(auth): State<AuthState>,
@@ -146,6 +147,7 @@ pub async fn update_user(
 #[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204),
         (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`last_admin`: the user is the last active admin"),
         (status = 422, body = Problem, description = "deleting yourself")))]
 pub async fn delete_user(
     State(auth): State<AuthState>,

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::ClientInfo;
 use crate::http::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenForm};
 use crate::http::dto::{TokenResponse, UserBody};
+use crate::http::extract::BearerToken;
 use crate::http::json::JsonObject;
 use crate::http::oauth::{OAuthError, OAuthErrorCode};
 use crate::http::problem::Problem;
@@ -181,22 +182,18 @@ pub async fn refresh(
     Ok(no_store(auth.refresh(&req.refresh_token, &client).await?))
 }
 
-/// End the caller's session: its refresh token and access tokens stop working now.
+/// End the caller's session: its refresh token and access tokens stop working now. A retry
+/// with the same token (its session already ended) answers 204 again.
 ///
 /// **Required role:** any signed-in user.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("oauth2" = []), ("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn logout(
     State(auth): State<AuthState>,
-    user: CurrentUser,
+    BearerToken(token): BearerToken,
     client: ClientInfo,
 ) -> Result<StatusCode> {
-    auth.end_session(user.id, user.session_id, &client)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => Error::Unauthenticated { token_sent: true },
-            other => other,
-        })?;
+    auth.logout(&token, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,6 @@
 //! `Store`'s own methods: migrations, ping, signing keys, secrets, revocation entries.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{NOW, contract};
@@ -11,6 +12,8 @@ contract!(
     secret_is_created_once_and_then_read,
     concurrent_first_secrets_agree_on_one_value,
     save_revocation_upserts_and_load_revocations_filters,
+    revocation_seq_keeps_growing_across_a_purge,
+    a_reader_polling_by_seq_misses_no_concurrent_write,
 );
 
 fn key(kid: &str, alg: &str, created_at: i64) -> StoredKey {
@@ -82,35 +85,116 @@ async fn concurrent_first_secrets_agree_on_one_value(s: Arc<dyn Store>) {
     assert!(values[0].starts_with("candidate-"));
 }
 
-/// `save_revocation` upserts by (kind, subject); `load_revocations` returns the entries still in
-/// force (expiring after `now`) written at or after `since`, oldest first.
-async fn save_revocation_upserts_and_load_revocations_filters(s: Arc<dyn Store>) {
-    let entry = |kind: &str, subject: &str, data: &str, created_at| RevocationRecord {
+/// An entry of `kind` for `subject` in force until `NOW + 100`, written at `created_at`.
+fn entry(kind: &str, subject: &str, data: &str, created_at: i64) -> RevocationRecord {
+    RevocationRecord {
         kind: kind.into(),
         subject: subject.into(),
         data: data.into(),
         expires_at: NOW + 100,
         created_at,
-    };
+        seq: 0,
+    }
+}
+
+/// `(kind, subject, data)` of each entry, in the order given.
+fn keys(entries: &[RevocationRecord]) -> Vec<(String, String, String)> {
+    let key = |e: &RevocationRecord| (e.kind.clone(), e.subject.clone(), e.data.clone());
+    entries.iter().map(key).collect()
+}
+
+/// `save_revocation` upserts by (kind, subject) and gives every write the next `seq` (an upsert
+/// too); `load_revocations` returns the entries in force (expiring after `now`) above a `seq`,
+/// in `seq` order. The writers' clocks (`created_at`) play no part.
+async fn save_revocation_upserts_and_load_revocations_filters(s: Arc<dyn Store>) {
     s.save_revocation(&entry("session", "a", "{}", NOW))
         .await
         .unwrap();
-    s.save_revocation(&entry("user", "a", "{\"before\":1}", NOW + 5))
+    // A writer whose clock is far behind.
+    s.save_revocation(&entry("user", "a", "{\"before\":1}", NOW - 3600))
         .await
         .unwrap();
-    let updated = entry("session", "a", "{\"again\":true}", NOW + 6);
+    let first = s.load_revocations(NOW, 0).await.unwrap();
+    assert_eq!(keys(&first).len(), 2);
+    assert!(first[0].seq > 0 && first[1].seq > first[0].seq, "{first:?}");
+    assert_eq!(first[1].created_at, NOW - 3600);
+    let updated = entry("session", "a", "{\"again\":true}", NOW - 7200);
     s.save_revocation(&updated).await.unwrap();
     let all = s.load_revocations(NOW, 0).await.unwrap();
     assert_eq!(
-        all,
-        [
-            entry("user", "a", "{\"before\":1}", NOW + 5),
-            updated.clone()
-        ]
+        keys(&all),
+        keys(&[entry("user", "a", "{\"before\":1}", 0), updated.clone()]),
+        "the upsert moved the entry to the end"
     );
-    assert_eq!(s.load_revocations(NOW, NOW + 6).await.unwrap(), [updated]);
+    assert!(all[1].seq > first[1].seq, "an upsert bumps the seq");
+    let after = s.load_revocations(NOW, first[1].seq).await.unwrap();
+    assert_eq!(keys(&after), keys(&[updated]), "exactly the newer write");
+    assert!(
+        s.load_revocations(NOW, all[1].seq)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         s.load_revocations(NOW + 100, 0).await.unwrap().is_empty(),
         "expired at `now`"
     );
+}
+
+/// `seq` only grows, even when the purge has deleted the newest entries (or all of them).
+async fn revocation_seq_keeps_growing_across_a_purge(s: Arc<dyn Store>) {
+    s.save_revocation(&entry("session", "old", "{}", NOW))
+        .await
+        .unwrap();
+    let seen = s.load_revocations(NOW, 0).await.unwrap()[0].seq;
+    s.purge_expired(NOW + 100).await.unwrap();
+    assert!(s.load_revocations(0, 0).await.unwrap().is_empty(), "purged");
+    s.save_revocation(&entry("session", "new", "{}", NOW))
+        .await
+        .unwrap();
+    let after = s.load_revocations(NOW, seen).await.unwrap();
+    assert_eq!(
+        after.len(),
+        1,
+        "a reader that saw {seen} still gets the new entry"
+    );
+    assert!(after[0].seq > seen);
+}
+
+/// Many concurrent writers, and a reader that only ever asks for `seq` above the highest it has
+/// seen: it misses nothing. (On PostgreSQL sequence values can commit out of order; the store
+/// hands them out in commit order, or the reader would skip the late ones for good.)
+async fn a_reader_polling_by_seq_misses_no_concurrent_write(s: Arc<dyn Store>) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 25;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for n in 0..EACH {
+                    let subject = format!("w{w}-{n}");
+                    s.save_revocation(&entry("session", &subject, "{}", NOW))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let (mut seen, mut last) = (HashSet::new(), 0);
+    while !writers.iter().all(|w| w.is_finished()) {
+        poll(&*s, &mut last, &mut seen).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    poll(&*s, &mut last, &mut seen).await;
+    assert_eq!(seen.len(), WRITERS * EACH, "entries skipped by the poll");
+}
+
+/// Load the entries above `last` into `seen`, and move `last` to the highest `seq` among them.
+async fn poll(s: &dyn Store, last: &mut i64, seen: &mut HashSet<String>) {
+    for e in s.load_revocations(NOW, *last).await.unwrap() {
+        *last = (*last).max(e.seq);
+        seen.insert(e.subject);
+    }
 }

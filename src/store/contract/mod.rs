@@ -8,6 +8,7 @@
 //! that skipping them is meant. Races run on a multi-threaded runtime over the real
 //! multi-connection pool of [`connect`].
 
+mod admins;
 mod audit;
 mod guard;
 mod keys;
@@ -28,6 +29,8 @@ use crate::domain::login_key;
 pub(super) const NOW: i64 = 1_700_000_000;
 /// A day in seconds.
 pub(super) const DAY: i64 = 86_400;
+/// An hour in seconds.
+pub(super) const HOUR: i64 = 3_600;
 
 /// Which database a case runs on.
 #[derive(Debug, Clone, Copy)]

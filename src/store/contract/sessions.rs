@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{DAY, NOW, contract, create, new_session, open};
-use crate::store::{RevocationRecord, RotateOutcome, Rotation, Store};
+use super::{DAY, HOUR, NOW, contract, create, new_session, open};
+use crate::store::{RevocationRecord, RotateOutcome, Rotation, SessionEnd, Store};
 
 contract!(
     create_session_requires_the_checked_hash_and_an_active_user,
@@ -27,6 +27,7 @@ pub(super) fn rotation(presented: &str, child: &str, now: i64) -> Rotation {
         presented_hash: presented.to_owned(),
         child_hash: child.to_owned(),
         now,
+        revoke_until: now + HOUR,
         grace_secs: 10,
     }
 }
@@ -118,6 +119,9 @@ async fn a_replayed_token_revokes_the_whole_family(s: Arc<dyn Store>) {
         user_id: quinn.id,
     };
     assert_eq!(format!("{replay:?}"), format!("{expected:?}"));
+    let entries = s.load_revocations(NOW, 0).await.unwrap();
+    let subjects: Vec<&str> = entries.iter().map(|e| e.subject.as_str()).collect();
+    assert_eq!(subjects, [id.to_string()], "committed with its entry");
     assert!(
         s.list_sessions(quinn.id, NOW + 11)
             .await
@@ -153,7 +157,9 @@ async fn unknown_and_dead_tokens_are_invalid_and_stay_unclaimed(s: Arc<dyn Store
     ));
     open(&*s, &rita, NOW, "rita-idle").await;
     let revoked = open(&*s, &rita, NOW, "rita-revoked").await;
-    s.revoke_session(rita.id, revoked, NOW).await.unwrap();
+    s.revoke_session(rita.id, revoked, NOW, NOW + HOUR)
+        .await
+        .unwrap();
     for (token, at) in [("rita-idle", NOW + 8 * DAY), ("rita-revoked", NOW + 1)] {
         for attempt in [at, at + 60] {
             let outcome = rotate(&*s, token, &format!("{token}-1"), attempt).await;
@@ -196,21 +202,34 @@ async fn concurrent_rotations_of_one_token_have_exactly_one_winner(s: Arc<dyn St
     assert_eq!(winners, 1, "{a:?} {b:?}");
 }
 
-/// `revoke_session` ends one live session of its owner only; false otherwise.
+/// `revoke_session` ends one live session of its owner only, says whether it was ended already,
+/// and writes its revocation entry in both cases.
 async fn revoke_session_ends_only_the_owners_live_session(s: Arc<dyn Store>) {
     let tom = create(&*s, "tom").await;
     let uma = create(&*s, "uma").await;
     let id = open(&*s, &tom, NOW, "tom-t0").await;
-    assert!(
-        !s.revoke_session(uma.id, id, NOW).await.unwrap(),
-        "not uma's"
+    let end = |user, session| {
+        let s = s.clone();
+        async move {
+            s.revoke_session(user, session, NOW, NOW + HOUR)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(end(uma.id, id).await, SessionEnd::Unknown, "not uma's");
+    assert!(s.load_revocations(NOW, 0).await.unwrap().is_empty());
+    assert_eq!(end(tom.id, id).await, SessionEnd::Ended);
+    let first = s.load_revocations(NOW, 0).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].subject, id.to_string());
+    assert_eq!(
+        (first[0].kind.as_str(), first[0].expires_at),
+        ("session", NOW + HOUR)
     );
-    assert!(s.revoke_session(tom.id, id, NOW).await.unwrap());
-    assert!(
-        !s.revoke_session(tom.id, id, NOW).await.unwrap(),
-        "already revoked"
-    );
-    assert!(!s.revoke_session(tom.id, Uuid::now_v7(), NOW).await.unwrap());
+    assert_eq!(end(tom.id, id).await, SessionEnd::AlreadyEnded);
+    let again = s.load_revocations(NOW, first[0].seq).await.unwrap();
+    assert_eq!(again.len(), 1, "written again, with a new seq");
+    assert_eq!(end(tom.id, Uuid::now_v7()).await, SessionEnd::Unknown);
     assert!(s.list_sessions(tom.id, NOW).await.unwrap().is_empty());
 }
 
@@ -226,7 +245,7 @@ async fn revoke_user_sessions_keeps_one_and_reaches_a_day_back(s: Arc<dyn Store>
     let live = open(&*s, &vic, now, "vic-live").await;
     let others = open(&*s, &other, now, "other-t0").await;
     let mut revoked = s
-        .revoke_user_sessions(vic.id, Some(kept), now)
+        .revoke_user_sessions(vic.id, Some(kept), now, now + HOUR)
         .await
         .unwrap();
     revoked.sort();
@@ -237,8 +256,19 @@ async fn revoke_user_sessions_keeps_one_and_reaches_a_day_back(s: Arc<dyn Store>
     let listed = live_ids(&*s, vic.id, now).await;
     assert_eq!(listed, [kept]);
     assert_eq!(s.list_sessions(other.id, now).await.unwrap()[0].id, others);
-    let all = s.revoke_user_sessions(vic.id, None, now).await.unwrap();
+    let all = s
+        .revoke_user_sessions(vic.id, None, now, now + HOUR)
+        .await
+        .unwrap();
     assert_eq!(all, [kept]);
+    let mut entries: Vec<Uuid> = (s.load_revocations(now, 0).await.unwrap())
+        .iter()
+        .map(|e| Uuid::parse_str(&e.subject).unwrap())
+        .collect();
+    entries.sort();
+    let mut expected = vec![ended_lately, live, kept];
+    expected.sort();
+    assert_eq!(entries, expected, "an entry for every session revoked");
 }
 
 /// `cap_sessions` ends the user's live sessions beyond the newest `keep`, and returns them.
@@ -248,13 +278,16 @@ async fn cap_sessions_ends_the_oldest_beyond_the_cap(s: Arc<dyn Store>) {
     for n in 0..4 {
         ids.push(open(&*s, &wes, NOW + n, &format!("wes-t{n}")).await);
     }
-    let mut ended = s.cap_sessions(wes.id, 2, NOW + 10).await.unwrap();
+    let mut ended = s
+        .cap_sessions(wes.id, 2, NOW + 10, NOW + HOUR)
+        .await
+        .unwrap();
     ended.sort();
     assert_eq!(ended, ids[..2]);
     let listed = live_ids(&*s, wes.id, NOW + 10).await;
     assert_eq!(listed, [ids[3], ids[2]]);
     assert!(
-        s.cap_sessions(wes.id, 2, NOW + 10)
+        s.cap_sessions(wes.id, 2, NOW + 10, NOW + HOUR)
             .await
             .unwrap()
             .is_empty()
@@ -267,7 +300,9 @@ async fn list_sessions_lists_live_sessions_newest_first(s: Arc<dyn Store>) {
     let now = NOW + 8 * DAY;
     open(&*s, &xia, NOW, "xia-idle").await;
     let revoked = open(&*s, &xia, now, "xia-revoked").await;
-    s.revoke_session(xia.id, revoked, now).await.unwrap();
+    s.revoke_session(xia.id, revoked, now, now + HOUR)
+        .await
+        .unwrap();
     let older = open(&*s, &xia, now - 10, "xia-older").await;
     let newer = open(&*s, &xia, now - 5, "xia-newer").await;
     let listed = live_ids(&*s, xia.id, now).await;
@@ -297,7 +332,8 @@ async fn purge_expired_deletes_only_what_is_dead(s: Arc<dyn Store>) {
     let now = NOW + 40 * DAY;
     open(&*s, &zoe, NOW, "zoe-dead").await; // ended 10 days ago
     let revoked = open(&*s, &zoe, now, "zoe-revoked-lately").await;
-    s.revoke_session(zoe.id, revoked, now - DAY / 2)
+    // Its entry expires before `now`, so the purge takes it too.
+    s.revoke_session(zoe.id, revoked, now - DAY / 2, now - DAY / 2 + HOUR)
         .await
         .unwrap();
     let live = open(&*s, &zoe, now, "zoe-live").await;
@@ -307,6 +343,7 @@ async fn purge_expired_deletes_only_what_is_dead(s: Arc<dyn Store>) {
         data: "{}".into(),
         expires_at,
         created_at: NOW,
+        seq: 0,
     };
     s.save_revocation(&entry("expired", now)).await.unwrap();
     s.save_revocation(&entry("in-force", now + 1))
@@ -332,9 +369,12 @@ async fn purge_expired_deletes_only_what_is_dead(s: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
 
-    assert_eq!(s.purge_expired(now).await.unwrap(), 4);
+    assert_eq!(s.purge_expired(now).await.unwrap(), 5);
 
-    let sessions = s.revoke_user_sessions(zoe.id, None, now).await.unwrap();
+    let sessions = s
+        .revoke_user_sessions(zoe.id, None, now, now + HOUR)
+        .await
+        .unwrap();
     assert_eq!(
         sessions,
         [live],
@@ -351,7 +391,7 @@ async fn purge_expired_deletes_only_what_is_dead(s: Arc<dyn Store>) {
         .into_iter()
         .map(|e| e.subject)
         .collect();
-    assert_eq!(subjects, ["in-force"]);
+    assert_eq!(subjects, ["in-force".to_owned(), live.to_string()]);
     assert!(s.clear_login_failures("user:recent").await.unwrap());
     assert!(!s.clear_login_failures("user:stale").await.unwrap());
 }

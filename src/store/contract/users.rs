@@ -231,6 +231,9 @@ async fn upgrade_password_hash_replaces_only_an_unchanged_hash(s: Arc<dyn Store>
 /// `set_roles` replaces the whole role set (empty allowed) and is false for an unknown user.
 async fn set_roles_replaces_the_roles_of_existing_users_only(s: Arc<dyn Store>) {
     let ken = create(&*s, "ken").await;
+    // Another admin, so that ken is not the last one (see `admins.rs`).
+    let other = create(&*s, "ken-other").await;
+    s.set_roles(other.id, &["admin".to_owned()]).await.unwrap();
     let roles = ["moderator".to_owned(), "admin".to_owned()];
     assert!(s.set_roles(ken.id, &roles).await.unwrap());
     assert_eq!(

@@ -4,8 +4,9 @@
 
 /// `impl Store for $store`, whose `pool` is a pool of a sqlx driver; `$migrator` is the
 /// backend's `fn() -> Migrator` in `store::migrate`.
+/// `$write` is the backend's `write_revocation` (`super::revocations`).
 macro_rules! keys_store {
-    ($store:ty, $migrator:path) => {
+    ($store:ty, $migrator:path, $write:path) => {
         use async_trait::async_trait;
 
         use $crate::store::{RevocationRecord, Store, StoreError, StoreResult, StoredKey};
@@ -80,43 +81,33 @@ macro_rules! keys_store {
             }
 
             async fn save_revocation(&self, e: &RevocationRecord) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO revocations (kind, subject, data, expires_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (kind, subject) DO UPDATE SET data = excluded.data, \
-                       expires_at = excluded.expires_at, created_at = excluded.created_at",
-                )
-                .bind(&e.kind)
-                .bind(&e.subject)
-                .bind(&e.data)
-                .bind(e.expires_at)
-                .bind(e.created_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                let mut tx = self.pool.begin().await?;
+                $write(&mut tx, e).await?;
+                Ok(tx.commit().await?)
             }
 
             async fn load_revocations(
                 &self,
                 now: i64,
-                since: i64,
+                after_seq: i64,
             ) -> StoreResult<Vec<RevocationRecord>> {
-                let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT kind, subject, data, expires_at, created_at FROM revocations \
-                     WHERE expires_at > $1 AND created_at >= $2 ORDER BY created_at",
+                let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT kind, subject, data, expires_at, created_at, seq FROM revocations \
+                     WHERE expires_at > $1 AND seq > $2 ORDER BY seq",
                 )
                 .bind(now)
-                .bind(since)
+                .bind(after_seq)
                 .fetch_all(&self.pool)
                 .await?;
                 let mut entries = Vec::with_capacity(rows.len());
-                for (kind, subject, data, expires_at, created_at) in rows {
+                for (kind, subject, data, expires_at, created_at, seq) in rows {
                     entries.push(RevocationRecord {
                         kind,
                         subject,
                         data,
                         expires_at,
                         created_at,
+                        seq,
                     });
                 }
                 Ok(entries)
@@ -128,10 +119,15 @@ macro_rules! keys_store {
 mod sqlite {
     keys_store!(
         crate::store::sql::SqliteStore,
-        crate::store::migrate::sqlite
+        crate::store::migrate::sqlite,
+        crate::store::sql::revocations::sqlite::write_revocation
     );
 }
 
 mod postgres {
-    keys_store!(crate::store::sql::PgStore, crate::store::migrate::postgres);
+    keys_store!(
+        crate::store::sql::PgStore,
+        crate::store::migrate::postgres,
+        crate::store::sql::revocations::postgres::write_revocation
+    );
 }

@@ -11,6 +11,9 @@
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //!
+//! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
+//! transaction of whichever method revokes something.
+//!
 //! # Why a macro per trait, not functions generic over `sqlx::Database`
 //!
 //! A generic function needs a bound for every type it binds or reads and for the executor
@@ -29,6 +32,7 @@ mod audit;
 mod guard;
 mod keys;
 mod refresh_claim;
+mod revocations;
 mod sessions;
 mod users;
 

@@ -8,17 +8,35 @@
 /// the presented token used, extend its live session and store the successor, atomically;
 /// `None` when nothing was claimed (or the session is dead, and then nothing is written).
 /// `$insert_session` is the backend's statement that opens a session only if the user's
-/// password and activation are still what the login checked.
+/// password and activation are still what the login checked. `$write` is the backend's
+/// `write_revocation` (`super::revocations`): every revocation here writes its entries in the
+/// same transaction.
 macro_rules! session_store {
-    ($store:ty, $db:ty, $claim:path, $insert_session:path) => {
+    ($store:ty, $db:ty, $claim:path, $insert_session:path, $write:path) => {
         use async_trait::async_trait;
         use sqlx::Row;
         use uuid::Uuid;
 
         use $crate::store::sql::parse_uuid;
+        use $crate::store::sql::revocations::session_entry;
         use $crate::store::{
-            NewSession, RotateOutcome, Rotation, SessionRecord, SessionStore, StoreResult,
+            NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecord, SessionStore,
+            StoreResult,
         };
+
+        /// Write the revocation entries of `ids` in `tx`, and commit.
+        async fn commit_revoked(
+            mut tx: sqlx::Transaction<'static, $db>,
+            ids: &[String],
+            now: i64,
+            until: i64,
+        ) -> StoreResult<Vec<Uuid>> {
+            for id in ids {
+                $write(&mut tx, &session_entry(id, now, until)).await?;
+            }
+            tx.commit().await?;
+            ids.iter().map(|s| parse_uuid(s)).collect()
+        }
 
         /// A row with the session columns (`session_id, user_id, created_at, last_used_at,
         /// expires_at, idle_expires_at, remember_me, user_agent, ip`).
@@ -138,7 +156,7 @@ macro_rules! session_store {
                         .bind(r.now)
                         .execute(&mut *tx)
                         .await?;
-                        tx.commit().await?;
+                        commit_revoked(tx, &[sid], r.now, r.revoke_until).await?;
                         Ok(RotateOutcome::ReuseDetected {
                             session_id: session.id,
                             user_id: session.user_id,
@@ -153,17 +171,37 @@ macro_rules! session_store {
                 user_id: Uuid,
                 session_id: Uuid,
                 now: i64,
-            ) -> StoreResult<bool> {
+                until: i64,
+            ) -> StoreResult<SessionEnd> {
+                let mut tx = self.pool.begin().await?;
+                let id = session_id.to_string();
+                // Write first: on SQLite this takes the write lock before any read.
                 let r = sqlx::query(
                     "UPDATE sessions SET revoked_at = $3 \
                      WHERE session_id = $1 AND user_id = $2 AND revoked_at IS NULL",
                 )
-                .bind(session_id.to_string())
+                .bind(&id)
                 .bind(user_id.to_string())
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(r.rows_affected() == 1)
+                let end = if r.rows_affected() == 1 {
+                    SessionEnd::Ended
+                } else {
+                    let theirs: Option<i32> = sqlx::query_scalar(
+                        "SELECT 1 FROM sessions WHERE session_id = $1 AND user_id = $2",
+                    )
+                    .bind(&id)
+                    .bind(user_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if theirs.is_none() {
+                        return Ok(SessionEnd::Unknown);
+                    }
+                    SessionEnd::AlreadyEnded
+                };
+                commit_revoked(tx, &[id], now, until).await?;
+                Ok(end)
             }
 
             async fn revoke_user_sessions(
@@ -171,7 +209,9 @@ macro_rules! session_store {
                 user_id: Uuid,
                 keep: Option<Uuid>,
                 now: i64,
+                until: i64,
             ) -> StoreResult<Vec<Uuid>> {
+                let mut tx = self.pool.begin().await?;
                 // Sessions that ended less than a day ago are included: an access token issued
                 // just before the end (at most 1h + 5m leeway) is still alive and must die too.
                 let ids: Vec<String> = sqlx::query_scalar(
@@ -182,9 +222,9 @@ macro_rules! session_store {
                 .bind(user_id.to_string())
                 .bind(keep.map(|k| k.to_string()))
                 .bind(now)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
-                ids.iter().map(|s| parse_uuid(s)).collect()
+                commit_revoked(tx, &ids, now, until).await
             }
 
             async fn cap_sessions(
@@ -192,7 +232,9 @@ macro_rules! session_store {
                 user_id: Uuid,
                 keep: i64,
                 now: i64,
+                until: i64,
             ) -> StoreResult<Vec<Uuid>> {
+                let mut tx = self.pool.begin().await?;
                 let ids: Vec<String> = sqlx::query_scalar(
                     "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL \
                      AND session_id NOT IN (SELECT session_id FROM sessions \
@@ -204,9 +246,9 @@ macro_rules! session_store {
                 .bind(user_id.to_string())
                 .bind(keep)
                 .bind(now)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
-                ids.iter().map(|s| parse_uuid(s)).collect()
+                commit_revoked(tx, &ids, now, until).await
             }
 
             async fn list_sessions(
@@ -285,7 +327,8 @@ pub(super) mod sqlite {
         crate::store::sql::SqliteStore,
         sqlx::Sqlite,
         super::super::refresh_claim::sqlite,
-        super::SQLITE_INSERT_SESSION
+        super::SQLITE_INSERT_SESSION,
+        super::super::revocations::sqlite::write_revocation
     );
 }
 
@@ -294,7 +337,8 @@ pub(super) mod postgres {
         crate::store::sql::PgStore,
         sqlx::Postgres,
         super::super::refresh_claim::postgres,
-        super::POSTGRES_INSERT_SESSION
+        super::POSTGRES_INSERT_SESSION,
+        super::super::revocations::postgres::write_revocation
     );
 }
 

@@ -52,6 +52,42 @@ macro_rules! user_store {
             Ok(Some(user_from_row(first, roles)?))
         }
 
+        /// Lock the `admin` role's row until `tx` ends, and count the active admins. Every
+        /// change that can remove an admin (`set_roles`, `set_active`, `delete_user`) starts so,
+        /// so they serialise: on PostgreSQL a second one waits for the row lock (`UPDATE` of a
+        /// non-key column: `FOR NO KEY UPDATE`, which does not block the foreign-key checks of
+        /// users being given the role), and its count, a later statement under READ COMMITTED,
+        /// sees what the first committed; on SQLite the `UPDATE` takes the write lock before
+        /// any read.
+        async fn lock_admins(tx: &mut sqlx::Transaction<'static, $db>) -> StoreResult<i64> {
+            sqlx::query("UPDATE roles SET description = description WHERE name = 'admin'")
+                .execute(&mut **tx)
+                .await?;
+            active_admins(tx).await
+        }
+
+        async fn active_admins(tx: &mut sqlx::Transaction<'static, $db>) -> StoreResult<i64> {
+            let n = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.user_id \
+                 WHERE r.role_name = 'admin' AND u.is_active",
+            )
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(n)
+        }
+
+        /// Commit `tx` unless it took the last active admin away (there were `before`).
+        async fn commit_unless_no_admin_left(
+            mut tx: sqlx::Transaction<'static, $db>,
+            before: i64,
+        ) -> StoreResult<()> {
+            if before > 0 && active_admins(&mut tx).await? == 0 {
+                // Dropping `tx` rolls the change back.
+                return Err(StoreError::LastAdmin);
+            }
+            Ok(tx.commit().await?)
+        }
+
         #[async_trait]
         impl UserStore for $store {
             async fn create_user(&self, u: &NewUser) -> StoreResult<UserRecord> {
@@ -186,7 +222,7 @@ macro_rules! user_store {
             async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
                 let id = id.to_string();
                 let mut tx = self.pool.begin().await?;
-                // Write first: on SQLite this takes the write lock before any read.
+                let admins = lock_admins(&mut tx).await?;
                 sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
                     .bind(&id)
                     .execute(&mut *tx)
@@ -206,7 +242,7 @@ macro_rules! user_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                tx.commit().await?;
+                commit_unless_no_admin_left(tx, admins).await?;
                 Ok(true)
             }
 
@@ -228,19 +264,29 @@ macro_rules! user_store {
             }
 
             async fn set_active(&self, id: Uuid, active: bool) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let admins = if active {
+                    0
+                } else {
+                    lock_admins(&mut tx).await?
+                };
                 let r = sqlx::query("UPDATE users SET is_active = $2 WHERE user_id = $1")
                     .bind(id.to_string())
                     .bind(active)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                commit_unless_no_admin_left(tx, admins).await?;
                 Ok(r.rows_affected() == 1)
             }
 
             async fn delete_user(&self, id: Uuid) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let admins = lock_admins(&mut tx).await?;
                 let r = sqlx::query("DELETE FROM users WHERE user_id = $1")
                     .bind(id.to_string())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                commit_unless_no_admin_left(tx, admins).await?;
                 Ok(r.rows_affected() == 1)
             }
 
