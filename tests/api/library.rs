@@ -80,7 +80,13 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Answer {
-    let mut req = Request::builder().method(method).uri(uri);
+    // What a router served with `into_make_service_with_connect_info` sees: the client's
+    // address. Without it authgate's own routes refuse to serve (no per-IP limit could apply).
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .extension(axum::extract::ConnectInfo(peer));
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
