@@ -20,6 +20,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "abuse",
         include_str!("../../migrations/sqlite/0002_abuse.sql"),
     ),
+    (
+        3,
+        "device tokens",
+        include_str!("../../migrations/sqlite/0003_device_tokens.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -31,6 +36,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "abuse",
         include_str!("../../migrations/postgres/0002_abuse.sql"),
+    ),
+    (
+        3,
+        "device tokens",
+        include_str!("../../migrations/postgres/0003_device_tokens.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@
 //! multi-connection pool of [`connect`].
 
 mod audit;
+mod devices;
 mod guard;
 mod keys;
 mod sessions;

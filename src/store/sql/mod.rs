@@ -9,6 +9,7 @@
 //! | `sessions.rs` | `SessionStore` | sessions and refresh-token rotation                     |
 //! | `guard.rs`    | `GuardStore`   | rate-limit buckets and login-failure counters           |
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
+//! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //!
 //! # Why a macro per trait, not functions generic over `sqlx::Database`
@@ -26,6 +27,7 @@
 //! columns, or it silently gives up on the whole macro).
 
 mod audit;
+mod devices;
 mod guard;
 mod keys;
 mod refresh_claim;
