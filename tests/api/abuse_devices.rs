@@ -10,7 +10,29 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::support::*;
 
-const PROXIED: &[&str] = &["--trusted-proxies", "127.0.0.1/32"];
+const PROXIED: &[&str] = &[
+    "--trusted-proxies",
+    "127.0.0.1/32",
+    "--lockout-threshold",
+    "5",
+];
+/// [`PROXIED`] with a per-account ceiling of 10 (then 7) attempts an hour.
+const CEILING_10: &[&str] = &[
+    "--trusted-proxies",
+    "127.0.0.1/32",
+    "--lockout-threshold",
+    "5",
+    "--account-login-rate-limit",
+    "10/1h",
+];
+const CEILING_7: &[&str] = &[
+    "--trusted-proxies",
+    "127.0.0.1/32",
+    "--lockout-threshold",
+    "5",
+    "--account-login-rate-limit",
+    "7/1h",
+];
 /// The attacker's address, A.
 const ATTACKER: &str = "203.0.113.9";
 /// The victim's other address, B.
@@ -106,7 +128,7 @@ both!(
     /// meet the account's ceiling (here 10 per hour): then even the right password from a new
     /// address is refused, and only a device token gets in. Unknown accounts alike.
     attempts_from_many_addresses_without_a_device_token_are_limited_per_account,
-    &["--trusted-proxies", "127.0.0.1/32", "--account-login-rate-limit", "10/1h"],
+    CEILING_10,
     |app| async move {
         // Arrange: V signs in once from home (one attempt of the ten).
         let victim = TestUser::generate();
@@ -202,7 +224,7 @@ both!(
     /// the password hash), and an admin's unlock clears every counter: each address's lock
     /// and the per-account ceiling.
     a_password_change_voids_device_tokens_and_unlock_clears_every_counter,
-    &["--trusted-proxies", "127.0.0.1/32", "--account-login-rate-limit", "7/1h"],
+    CEILING_7,
     |app| async move {
         let victim = TestUser::generate();
         let device = device_of(&app, &victim, HOME).await;
