@@ -103,7 +103,8 @@ pub struct Settings {
     /// Refreshes per client IP (counted per instance, in memory): `N/DURATION` or `off`.
     #[arg(long, env = "AUTHGATE_REFRESH_RATE_LIMIT", default_value = defaults::REFRESH_RATE, value_parser = RateLimit::parse)]
     pub refresh_rate_limit: RateLimit,
-    /// Consecutive failed logins that lock an account (0 turns lockout off).
+    /// Consecutive failed logins that lock an account from one address, or burn a device token
+    /// (0 turns every per-account limit off).
     #[arg(long, env = "AUTHGATE_LOCKOUT_THRESHOLD", default_value_t = defaults::LOCKOUT_THRESHOLD)]
     pub lockout_threshold: i64,
     /// How long the first lock lasts; each further lock doubles, up to the maximum.
@@ -112,6 +113,10 @@ pub struct Settings {
     /// The longest a lock lasts.
     #[arg(long, env = "AUTHGATE_LOCKOUT_MAX", default_value = defaults::LOCKOUT_MAX, value_parser = parse_duration)]
     pub lockout_max: i64,
+    /// Password attempts without a device token per account, from all addresses together:
+    /// `N/DURATION` or `off`. Beyond it only a device token (from an earlier login) gets in.
+    #[arg(long, env = "AUTHGATE_ACCOUNT_LOGIN_RATE_LIMIT", default_value = defaults::ACCOUNT_LOGIN_RATE, value_parser = RateLimit::parse)]
+    pub account_login_rate_limit: RateLimit,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For / Forwarded headers are believed.
     /// Without this, the client IP is the socket's peer and those headers are ignored.
     #[arg(long, env = "AUTHGATE_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -202,6 +207,12 @@ impl Settings {
         if self.refresh_rate_limit.0.is_none() {
             warnings
                 .push("AUTHGATE_REFRESH_RATE_LIMIT=off: refreshes are not limited per client IP");
+        }
+        if self.lockout_threshold > 0 && self.account_login_rate_limit.0.is_none() {
+            warnings.push(
+                "AUTHGATE_ACCOUNT_LOGIN_RATE_LIMIT=off: guesses from many addresses at one \
+                 account are not limited",
+            );
         }
         if self.lockout_threshold == 0 {
             warnings.push(

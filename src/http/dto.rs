@@ -48,6 +48,11 @@ pub struct TokenResponse {
     pub refresh_token: String,
     /// Seconds until the refresh token expires if unused.
     pub refresh_expires_in: i64,
+    /// Password logins only: proof of this login, to send as `device_token` with the next
+    /// login from this device (which is then not refused for locks caused from elsewhere).
+    /// Keep it like a refresh token; each login uses it up and issues a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 impl From<TokenPair> for TokenResponse {
@@ -58,6 +63,7 @@ impl From<TokenPair> for TokenResponse {
             expires_in: t.expires_in,
             refresh_token: t.refresh_token,
             refresh_expires_in: t.refresh_expires_in,
+            device_token: t.device_token,
         }
     }
 }
@@ -85,6 +91,10 @@ pub struct LoginRequest {
     /// A long session (30 days by default) instead of one that ends after a day idle.
     #[serde(default)]
     pub remember_me: bool,
+    /// The `device_token` of the last login from this device, if any: with it, locks that
+    /// failed attempts from other addresses caused do not apply.
+    #[serde(default)]
+    pub device_token: Option<String>,
 }
 
 /// `POST /auth/refresh`.
@@ -107,6 +117,9 @@ pub struct TokenForm {
     pub scope: Option<String>,
     /// Refresh-token grant.
     pub refresh_token: Option<String>,
+    /// Password grant: the `device_token` of the last login from this device, if any (locks
+    /// caused from other addresses then do not apply).
+    pub device_token: Option<String>,
 }
 
 /// `PATCH /users/me`.

@@ -1,5 +1,6 @@
 //! Abuse resistance: per-client-IP rate limits and per-account lockout, shared by every way of
-//! presenting a password (`/auth/token`, `/auth/login`, password change). The shapes of the
+//! presenting a password (`/auth/token`, `/auth/login`, password change). How an attempt is
+//! keyed (device token, or account and address) is in `super::devices`. The shapes of the
 //! limits (rates, the lockout policy, the in-memory buckets) are in `crate::domain::abuse`.
 //!
 //! Login and registration limits and the lockout counters live in the database (see
@@ -16,7 +17,7 @@ use super::state::AuthState;
 use crate::domain::abuse::limit_key;
 use crate::domain::{Actor, ClientInfo, Limit};
 
-fn too_many(wait_ms: i64) -> Error {
+pub(crate) fn too_many(wait_ms: i64) -> Error {
     Error::TooManyRequests {
         retry_after: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1),
     }
@@ -29,6 +30,11 @@ pub(crate) fn account_key(user: Option<Uuid>, login_lower: &str) -> String {
         Some(id) => format!("user:{id}"),
         None => format!("login:{login_lower}"),
     }
+}
+
+/// The rate-limit bucket of an account's attempts without a device token, from all addresses.
+pub(crate) fn ceiling_bucket(account: &str) -> String {
+    format!("account:{account}")
 }
 
 impl AuthState {
@@ -117,16 +123,19 @@ impl AuthState {
         Ok(())
     }
 
-    /// Lift a user's lock and forget their failed logins (`POST /admin/users/{id}/unlock`, the
-    /// CLI's `user unlock`). 404 for an unknown user.
+    /// Lift a user's locks and forget their failed logins (`POST /admin/users/{id}/unlock`, the
+    /// CLI's `user unlock`): every address's, the account's ceiling and its device tokens'
+    /// counts. 404 for an unknown user.
     pub async fn unlock_user(&self, id: Uuid, actor: &Actor) -> Result<()> {
         let issuer = self.issuer()?;
         if issuer.store.user_by_id(id).await?.is_none() {
             return Err(Error::NotFound("user"));
         }
+        // Every counter of the account: each address's lock, the ceiling, its device tokens'.
+        let account = account_key(Some(id), "");
         let was_locked = issuer
             .store
-            .clear_login_failures(&account_key(Some(id), ""))
+            .clear_account_guards(&account, &ceiling_bucket(&account), id)
             .await?;
         let detail = if was_locked {
             "failures cleared"

@@ -77,12 +77,14 @@ impl AuthState {
     }
 
     /// Check a login name (e-mail or username) and password, under the client IP's login limit
-    /// and the account's lockout. Unknown users cost the same and answer the same as a wrong
-    /// password, locks included. Upgrades legacy or weaker hashes on success.
+    /// and the account's lockout (by device token, or by account and address: see
+    /// `super::devices`). Unknown users cost the same and answer the same as a wrong password,
+    /// locks included. Upgrades legacy or weaker hashes on success.
     pub(crate) async fn check_credentials(
         &self,
         login: &str,
         password: &str,
+        device_token: Option<&str>,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
         let issuer = self.issuer()?;
@@ -102,7 +104,9 @@ impl AuthState {
         };
         let account = account_key(user.as_ref().map(|u| u.id), &login);
         let user_id = user.as_ref().map(|u| u.id);
-        let locks = self.begin_attempt(&account, user_id, client).await?;
+        let attempt = self
+            .begin_login(&account, user.as_ref(), device_token, client)
+            .await?;
         let password = if password.chars().count() > crate::domain::password::MAX_CHARS {
             ""
         } else {
@@ -114,7 +118,7 @@ impl AuthState {
             .await?;
         let user = match (verdict, user) {
             (Verdict::Mismatch, _) | (_, None) => {
-                self.attempt_failed(user_id, locks, client, "").await;
+                self.login_failed(&attempt, user_id, client).await?;
                 return Err(Error::InvalidCredentials);
             }
             (Verdict::MatchRehash(new_hash), Some(user)) => {
@@ -135,7 +139,7 @@ impl AuthState {
             }
             (Verdict::Match, Some(user)) => user,
         };
-        self.attempt_succeeded(&account).await?;
+        self.login_succeeded(&attempt).await?;
         if !user.is_active {
             // Only someone who knows the password learns that the account is deactivated.
             return Err(Error::Deactivated);
@@ -143,7 +147,8 @@ impl AuthState {
         Ok(user)
     }
 
-    /// The password grant: check credentials, then open a session.
+    /// The password grant: check credentials, then open a session. The pair carries a new
+    /// device token; see [`AuthState::login_with_device_token`].
     pub async fn login(
         &self,
         login: &str,
@@ -151,15 +156,34 @@ impl AuthState {
         remember_me: bool,
         client: ClientInfo,
     ) -> Result<TokenPair> {
-        let user = self.check_credentials(login, password, &client).await?;
+        self.login_with_device_token(login, password, None, remember_me, client)
+            .await
+    }
+
+    /// The password grant with the device token of an earlier login from this device, if
+    /// any: an attempt with a valid one is never refused for locks that attempts from other
+    /// addresses (or without a token) caused. Returns a new device token in the pair; the one
+    /// presented is used up.
+    pub async fn login_with_device_token(
+        &self,
+        login: &str,
+        password: &str,
+        device_token: Option<&str>,
+        remember_me: bool,
+        client: ClientInfo,
+    ) -> Result<TokenPair> {
+        let user = self
+            .check_credentials(login, password, device_token, &client)
+            .await?;
         let issuer = self.issuer()?;
         issuer
             .store
             .record_login(user.id, self.clock().now())
             .await?;
-        let tokens = self
+        let mut tokens = self
             .open_session(&user, remember_me, client.clone())
             .await?;
+        tokens.device_token = Some(self.issue_device_token(&user).await?);
         let event = Event::new(EventKind::LoginSucceeded, &client).user(user.id);
         self.audit(event).await;
         Ok(tokens)
@@ -218,7 +242,8 @@ impl AuthState {
             .user_by_id(user_id)
             .await?
             .ok_or(Error::Unauthenticated { token_sent: true })?;
-        let account = account_key(Some(user.id), "");
+        // The caller holds a session: the lock of this address applies, not the ceiling.
+        let account = self.pair_key(&account_key(Some(user.id), ""), &client)?;
         let locks = self.begin_attempt(&account, Some(user.id), &client).await?;
         let verdict = issuer
             .hasher

@@ -51,6 +51,7 @@ impl AuthState {
             if !active {
                 // Deactivation ends every session, so refresh tokens die with the access tokens.
                 self.end_all_sessions(id, None).await?;
+                issuer.store.delete_user_device_tokens(id).await?;
             }
         }
         let user = issuer

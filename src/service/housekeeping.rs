@@ -65,6 +65,9 @@ impl AuthState {
         if let Err(e) = issuer.store.purge_expired(now).await {
             tracing::warn!(error = %e, "purge failed");
         }
+        if let Err(e) = issuer.store.purge_device_tokens(now).await {
+            tracing::warn!(error = %e, "device token purge failed");
+        }
         let retention = issuer.cfg.audit_retention;
         if let Err(e) = issuer.store.purge_events(now - retention).await {
             tracing::warn!(error = %e, "audit purge failed");

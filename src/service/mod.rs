@@ -11,6 +11,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod authenticate;
+mod devices;
 mod error;
 mod housekeeping;
 mod remote;
@@ -72,6 +73,9 @@ pub struct TokenPair {
     pub refresh_token: String,
     /// Seconds until the refresh token expires if unused.
     pub refresh_expires_in: i64,
+    /// Set by a password login: proof of it, to present at the next login from this device,
+    /// which then never meets the locks other addresses caused (see `AuthState::login`).
+    pub device_token: Option<String>,
 }
 
 /// Changes an admin or moderator makes to a user.

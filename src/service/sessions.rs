@@ -80,6 +80,7 @@ impl AuthState {
             expires_in: cfg.access_ttl,
             refresh_token,
             refresh_expires_in,
+            device_token: None,
         })
     }
 

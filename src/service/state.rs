@@ -286,6 +286,7 @@ fn auth_config(settings: &Settings) -> AuthConfig {
                 first_lock: settings.lockout_duration,
                 max_lock: settings.lockout_max,
             }),
+            account_login: settings.account_login_rate_limit.rate(),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             ipv6_prefix: settings.ipv6_prefix,

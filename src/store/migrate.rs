@@ -21,6 +21,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_abuse.sql"),
     ),
     (
+        3,
+        "device tokens",
+        include_str!("../../migrations/sqlite/0003_device_tokens.sql"),
+    ),
+    (
         4,
         "revocation seq",
         include_str!("../../migrations/sqlite/0004_revocation_seq.sql"),
@@ -36,6 +41,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "abuse",
         include_str!("../../migrations/postgres/0002_abuse.sql"),
+    ),
+    (
+        3,
+        "device tokens",
+        include_str!("../../migrations/postgres/0003_device_tokens.sql"),
     ),
     (
         4,

@@ -1,10 +1,11 @@
-//! Persistence: five narrow traits, one SQL implementation of them per backend (SQLite,
+//! Persistence: six narrow traits, one SQL implementation of them per backend (SQLite,
 //! PostgreSQL), and a contract suite that holds both to the traits' promises.
 //!
 //! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
 //!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
-//!   [`Store`]: all four, plus migrations, ping, signing keys, secrets and revocation entries.
-//!   The rest of the crate holds the `Arc<dyn Store>` that [`connect`] opens.
+//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`Store`]: all of them, plus
+//!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
+//!   holds the `Arc<dyn Store>` that [`connect`] opens.
 //! - The SQL is in `sql/`, one file per trait (its module doc says how they are built); the
 //!   schema in `migrations/<backend>/`; the promises, tested on both backends, in `contract/`.
 //!
@@ -13,6 +14,7 @@
 
 #[cfg(test)]
 mod contract;
+mod devices;
 mod migrate;
 mod records;
 mod sql;
@@ -20,6 +22,7 @@ mod sql;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+pub use devices::{DeviceStore, NewDeviceToken};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewSession, NewUser, Rate,
     RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd, SessionRecord, StoredKey,
@@ -165,7 +168,7 @@ pub trait AuditStore: Send + Sync + 'static {
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + GuardStore + AuditStore {
+pub trait Store: UserStore + SessionStore + GuardStore + AuditStore + DeviceStore {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap reachability check for `/readyz`.

@@ -3,6 +3,7 @@
 mod support;
 
 mod abuse_capacity;
+mod abuse_devices;
 mod abuse_headers;
 mod abuse_limits;
 mod abuse_lockout;

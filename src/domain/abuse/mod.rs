@@ -15,6 +15,8 @@ use super::{ForwardedHeader, parse_duration};
 pub mod defaults {
     /// Password attempts per client IP.
     pub const LOGIN_RATE: &str = "30/5m";
+    /// Password attempts without a device token per account, from all addresses together.
+    pub const ACCOUNT_LOGIN_RATE: &str = "50/1h";
     /// Registrations per client IP.
     pub const REGISTER_RATE: &str = "20/1h";
     /// Refreshes per client IP (per instance).
@@ -116,6 +118,8 @@ pub struct AbusePolicy {
     pub refresh: Option<Rate>,
     /// `None`: accounts are never locked.
     pub lockout: Option<LockoutPolicy>,
+    /// Attempts without a device token per account from all addresses (applies with `lockout`).
+    pub account_login: Option<Rate>,
     /// Proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The header those proxies name the client in.
@@ -149,6 +153,7 @@ impl Default for AbusePolicy {
                 first_lock: secs(defaults::LOCKOUT_DURATION),
                 max_lock: secs(defaults::LOCKOUT_MAX),
             }),
+            account_login: rate(defaults::ACCOUNT_LOGIN_RATE),
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
             ipv6_prefix: defaults::IPV6_PREFIX,
@@ -211,6 +216,7 @@ mod tests {
         assert_eq!(policy.login, Some(Rate::per(30, 300)));
         assert_eq!(policy.register, Some(Rate::per(20, 3600)));
         assert_eq!(policy.refresh, Some(Rate::per(150, 300)));
+        assert_eq!(policy.account_login, Some(Rate::per(50, 3600)));
         let lockout = policy.lockout.unwrap();
         assert_eq!(
             (lockout.threshold, lockout.first_lock, lockout.max_lock),

@@ -54,7 +54,8 @@ pub async fn register(
 
 /// The OAuth2 token endpoint (RFC 6749), form-encoded.
 ///
-/// `grant_type=password` with `username` (e-mail or username) and `password`, or
+/// `grant_type=password` with `username` (e-mail or username), `password` and optionally the
+/// `device_token` of this device's last login (answered with a new one), or
 /// `grant_type=refresh_token` with `refresh_token`. Errors are RFC 6749 §5.2 bodies. This is
 /// what Swagger UI's Authorize button and OAuth2 client libraries call. **Required role:** none.
 #[utoipa::path(post, path = "/auth/token", tag = "auth",
@@ -121,7 +122,13 @@ async fn token_grant(
     };
     match require("grant_type")? {
         "password" => Ok(auth
-            .login(require("username")?, require("password")?, false, client)
+            .login_with_device_token(
+                require("username")?,
+                require("password")?,
+                get("device_token"),
+                false,
+                client,
+            )
             .await
             .map_err(oauth_login_error)?
             .into()),
@@ -146,6 +153,8 @@ fn oauth_login_error(e: Error) -> OAuthError {
 /// Sign in with JSON.
 ///
 /// `remember_me` gives a long session; without it the session ends after a day without use.
+/// The answer carries a `device_token`: send it back with the next login from this device, and
+/// locks that failed attempts from other addresses caused do not apply to it.
 /// **Required role:** none.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem),
@@ -157,7 +166,13 @@ pub async fn login(
     JsonObject(req): JsonObject<LoginRequest>,
 ) -> Result<Response> {
     let tokens = auth
-        .login(&req.username, &req.password, req.remember_me, client)
+        .login_with_device_token(
+            &req.username,
+            &req.password,
+            req.device_token.as_deref(),
+            req.remember_me,
+            client,
+        )
         .await
         .map_err(|e| match e {
             // A deactivated account answers exactly like a wrong password here.

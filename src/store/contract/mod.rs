@@ -10,6 +10,7 @@
 
 mod admins;
 mod audit;
+mod devices;
 mod guard;
 mod keys;
 mod sessions;

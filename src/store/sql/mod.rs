@@ -9,6 +9,7 @@
 //! | `sessions.rs` | `SessionStore` | sessions and refresh-token rotation                     |
 //! | `guard.rs`    | `GuardStore`   | rate-limit buckets and login-failure counters           |
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
+//! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //!
 //! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
@@ -29,6 +30,7 @@
 //! columns, or it silently gives up on the whole macro).
 
 mod audit;
+mod devices;
 mod guard;
 mod keys;
 mod refresh_claim;
