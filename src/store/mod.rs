@@ -54,6 +54,15 @@ pub trait UserStore: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
     /// Look a user up by id.
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    /// The user `id`, only while `session` is theirs and live at `now` (not revoked, not past
+    /// its absolute or idle expiry): one round trip, for endpoints that confirm the token's
+    /// session in the database. `None` for an unknown user or a dead or unknown session.
+    async fn user_with_live_session(
+        &self,
+        id: Uuid,
+        session: Uuid,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>>;
     /// Look a user up by lowercase e-mail or lowercase username.
     async fn user_by_login(&self, login_lower: &str) -> StoreResult<Option<UserRecord>>;
     /// One page of users, ordered by id (ids are UUIDv7, so this is creation order).

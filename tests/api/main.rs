@@ -38,6 +38,7 @@ mod refresh;
 mod register;
 mod remote_verifier;
 mod response_headers;
+mod session_liveness;
 mod token_endpoint;
 mod tokens;
 mod tutorial;

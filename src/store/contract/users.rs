@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{NOW, contract, create, new_session, new_user};
+use super::{DAY, NOW, contract, create, new_session, new_user, open};
 use crate::domain::login_key;
 use crate::store::{RoleRecord, Store, StoreError, UserQuery, UserRecord};
 
@@ -20,6 +20,7 @@ contract!(
     set_roles_replaces_the_roles_of_existing_users_only,
     set_active_and_delete_user_report_unknown_users,
     delete_user_ends_their_sessions,
+    user_with_live_session_needs_their_live_session,
     record_login_stamps_login_and_activity,
     roles_are_listed_by_name_and_unique,
     text_with_nul_is_stored_or_refused_as_invalid,
@@ -277,6 +278,45 @@ async fn delete_user_ends_their_sessions(s: Arc<dyn Store>) {
         matches!(outcome, crate::store::RotateOutcome::Invalid),
         "{outcome:?}"
     );
+}
+
+/// `user_with_live_session` reads the user (roles included) only with a session of theirs that
+/// is not revoked and not past its absolute or idle expiry.
+async fn user_with_live_session_needs_their_live_session(s: Arc<dyn Store>) {
+    let mut olga = new_user("olga");
+    olga.roles = vec!["user".into(), "admin".into()];
+    let olga = s.create_user(&olga).await.unwrap();
+    let pia = create(&*s, "pia").await;
+    let session = open(&*s, &olga, NOW, "olga-t0").await;
+    let live = |id, session, now| {
+        let s = s.clone();
+        async move { s.user_with_live_session(id, session, now).await.unwrap() }
+    };
+    let read = live(olga.id, session, NOW + 1)
+        .await
+        .expect("a live session");
+    assert_eq!(
+        (read.id, read.roles),
+        (olga.id, vec!["admin".into(), "user".into()])
+    );
+    assert!(
+        live(olga.id, Uuid::now_v7(), NOW + 1).await.is_none(),
+        "unknown session"
+    );
+    assert!(
+        live(pia.id, session, NOW + 1).await.is_none(),
+        "someone else's session"
+    );
+    assert!(
+        live(Uuid::now_v7(), session, NOW + 1).await.is_none(),
+        "unknown user"
+    );
+    assert!(
+        live(olga.id, session, NOW + 7 * DAY).await.is_none(),
+        "idle expired"
+    );
+    assert!(s.revoke_session(olga.id, session, NOW + 2).await.unwrap());
+    assert!(live(olga.id, session, NOW + 3).await.is_none(), "revoked");
 }
 
 /// `record_login` stamps both `last_login_at` and `last_activity_at`.
