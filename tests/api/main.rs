@@ -23,6 +23,7 @@ mod devices;
 mod docs;
 mod errors;
 mod faults;
+mod faults_database;
 mod health;
 mod hostile_tokens;
 mod instances;
