@@ -18,6 +18,7 @@ mod attacks_enumeration;
 mod attacks_keys;
 mod attacks_oversized;
 mod audit;
+mod audit_refusals;
 mod cors;
 mod devices;
 mod docs;
