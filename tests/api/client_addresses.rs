@@ -22,7 +22,7 @@ fn random_ip() -> String {
 /// A random RFC 7239 node: an IPv4 address, or a bracketed IPv6 one, as a client may write.
 fn random_node() -> String {
     let n = uuid::Uuid::new_v4().as_u128();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         random_ip()
     } else {
         format!(
