@@ -355,13 +355,7 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_sqlite() {
     disk.fill();
     let register = app.register(&TestUser::generate()).await;
     let login = app.login(&user).await;
-    let change = app
-        .post(
-            "/users/me/password",
-            Some(&tokens.access),
-            json!({"current_password": user.password, "new_password": "another password 1"}),
-        )
-        .await;
+    let change = change_password(&app, &tokens.access, &user.password, "another password 1").await;
     let me = app.get("/users/me", Some(&tokens.access)).await;
     let sessions = app.get("/users/me/sessions", Some(&tokens.access)).await;
     let users = app.get("/admin/users", Some(&admin.access)).await;

@@ -107,13 +107,7 @@ both!(
 
 /// `GET {base}/whoami` with `token`: the status.
 async fn whoami(client: &reqwest::Client, base: &str, token: &str) -> StatusCode {
-    client
-        .get(format!("{base}/whoami"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    bearer_status(client, &format!("{base}/whoami"), token).await
 }
 
 both!(

@@ -24,13 +24,7 @@ fn whoami_routes() -> Router<AuthState> {
 }
 
 async fn get_status(app: &TestApp, url: String, token: &str) -> StatusCode {
-    app.client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    bearer_status(&app.client, &url, token).await
 }
 
 both!(
