@@ -188,15 +188,14 @@ impl AuthState {
     }
 
     /// The caller's own account, read only while the token's session is live in the database
-    /// (one query): a token whose `sid` is unknown (forged with a leaked HS256 secret, say) or
+    /// (one query; known and not revoked): a token whose `sid` is unknown (forged with a leaked HS256 secret, say) or
     /// revoked on another instance that has not synced yet is refused here, though routes that
     /// only verify the token (`CurrentUser`) accept it until the revocation reaches memory.
     pub async fn own_account(&self, id: Uuid, session: Uuid) -> Result<User> {
         let issuer = self.issuer()?;
-        let now = self.clock().now();
         issuer
             .store
-            .user_with_live_session(id, session, now)
+            .user_with_live_session(id, session)
             .await?
             .map(User::from)
             .ok_or(Error::Unauthenticated { token_sent: true })

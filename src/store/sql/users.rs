@@ -114,7 +114,6 @@ macro_rules! user_store {
                 &self,
                 id: Uuid,
                 session: Uuid,
-                now: i64,
             ) -> StoreResult<Option<UserRecord>> {
                 let rows = sqlx::query(
                     "SELECT u.*, r.role_name FROM ( \
@@ -122,14 +121,12 @@ macro_rules! user_store {
                          created_at, last_login_at, last_activity_at \
                        FROM users WHERE user_id = $1 AND EXISTS ( \
                          SELECT 1 FROM sessions s WHERE s.session_id = $2 \
-                           AND s.user_id = $1 AND s.revoked_at IS NULL \
-                           AND s.expires_at > $3 AND s.idle_expires_at > $3) \
+                           AND s.user_id = $1 AND s.revoked_at IS NULL) \
                      ) u LEFT JOIN user_roles r ON r.user_id = u.user_id \
                      ORDER BY r.role_name",
                 )
                 .bind(id.to_string())
                 .bind(session.to_string())
-                .bind(now)
                 .fetch_all(&self.pool)
                 .await?;
                 user_from_rows(&rows)
