@@ -80,7 +80,13 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Answer {
-    let mut req = Request::builder().method(method).uri(uri);
+    // In-process there is no socket: bring the peer address a server with
+    // `into_make_service_with_connect_info` would (without it, logins fail closed).
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .extension(axum::extract::ConnectInfo(peer));
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
