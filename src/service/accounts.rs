@@ -211,6 +211,20 @@ impl AuthState {
             .ok_or(Error::NotFound("user"))
     }
 
+    /// The caller's own account, read only while the token's session is live in the database
+    /// (one query; known and not revoked): a token whose `sid` is unknown (forged with a leaked HS256 secret, say) or
+    /// revoked on another instance that has not synced yet is refused here, though routes that
+    /// only verify the token (`CurrentUser`) accept it until the revocation reaches memory.
+    pub async fn own_account(&self, id: Uuid, session: Uuid) -> Result<User> {
+        let issuer = self.issuer()?;
+        issuer
+            .store
+            .user_with_live_session(id, session)
+            .await?
+            .map(User::from)
+            .ok_or(Error::Unauthenticated { token_sent: true })
+    }
+
     /// Change (or clear, with `None`) a user's username.
     pub async fn set_username(&self, id: Uuid, username: Option<&str>) -> Result<User> {
         let issuer = self.issuer()?;

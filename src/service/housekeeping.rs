@@ -55,10 +55,12 @@ impl AuthState {
         }
     }
 
-    /// Drop expired revocation entries, drained rate-limit buckets, dead sessions and audit
-    /// events past their retention.
+    /// Write the summary rows of repeated refusals whose window has ended, then drop expired
+    /// revocation entries, drained rate-limit buckets, dead sessions and audit events past
+    /// their retention.
     pub async fn purge_expired(&self) {
         let Ok(issuer) = self.issuer() else { return };
+        self.audit_held_back().await;
         let now = self.clock().now();
         issuer.revocations.purge(now);
         issuer.refresh_buckets.purge(self.clock().now_ms());

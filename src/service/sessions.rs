@@ -223,9 +223,14 @@ impl AuthState {
         Ok(ended.len())
     }
 
-    /// The user's active sessions, newest first.
-    pub(crate) async fn sessions(&self, user: Uuid) -> Result<Vec<SessionRecord>> {
+    /// The user's active sessions, newest first; `Unauthenticated` unless `current` (the
+    /// token's session) is among them, so a token for an unknown or ended session is refused.
+    pub(crate) async fn sessions(&self, user: Uuid, current: Uuid) -> Result<Vec<SessionRecord>> {
         let issuer = self.issuer()?;
-        Ok(issuer.store.list_sessions(user, self.clock().now()).await?)
+        let sessions = issuer.store.list_sessions(user, self.clock().now()).await?;
+        if !sessions.iter().any(|s| s.id == current) {
+            return Err(Error::Unauthenticated { token_sent: true });
+        }
+        Ok(sessions)
     }
 }

@@ -60,6 +60,15 @@ pub trait UserStore: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
     /// Look a user up by id.
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    /// The user `id`, only while `session` is theirs and not revoked: one round trip, for
+    /// endpoints that confirm the token's session in the database. `None` for an unknown user,
+    /// an unknown session or a revoked one. A session past its end still counts: its last
+    /// access token lives out its few minutes, as on every other route.
+    async fn user_with_live_session(
+        &self,
+        id: Uuid,
+        session: Uuid,
+    ) -> StoreResult<Option<UserRecord>>;
     /// Look a user up by lowercase e-mail or lowercase username.
     async fn user_by_login(&self, login_lower: &str) -> StoreResult<Option<UserRecord>>;
     /// One page of users, ordered by id (ids are UUIDv7, so this is creation order).

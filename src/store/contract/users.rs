@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{NOW, contract, create, new_session, new_user};
+use super::{NOW, contract, create, new_session, new_user, open};
 use crate::domain::login_key;
-use crate::store::{RoleRecord, Store, StoreError, UserQuery, UserRecord};
+use crate::store::{RoleRecord, SessionEnd, Store, StoreError, UserQuery, UserRecord};
 
 contract!(
     create_user_stores_the_user_with_sorted_roles,
@@ -20,6 +20,7 @@ contract!(
     set_roles_replaces_the_roles_of_existing_users_only,
     set_active_and_delete_user_report_unknown_users,
     delete_user_ends_their_sessions,
+    user_with_live_session_needs_their_live_session,
     record_login_stamps_login_and_activity,
     roles_are_listed_by_name_and_unique,
     text_with_nul_is_stored_or_refused_as_invalid,
@@ -280,6 +281,40 @@ async fn delete_user_ends_their_sessions(s: Arc<dyn Store>) {
         matches!(outcome, crate::store::RotateOutcome::Invalid),
         "{outcome:?}"
     );
+}
+
+/// `user_with_live_session` reads the user (roles included) only with a session of theirs that
+/// is not revoked; a session past its end still reads (its last access token lives on).
+async fn user_with_live_session_needs_their_live_session(s: Arc<dyn Store>) {
+    let mut olga = new_user("olga");
+    olga.roles = vec!["user".into(), "admin".into()];
+    let olga = s.create_user(&olga).await.unwrap();
+    let pia = create(&*s, "pia").await;
+    let session = open(&*s, &olga, NOW, "olga-t0").await;
+    let live = |id, session| {
+        let s = s.clone();
+        async move { s.user_with_live_session(id, session).await.unwrap() }
+    };
+    let read = live(olga.id, session).await.expect("a live session");
+    assert_eq!(
+        (read.id, read.roles),
+        (olga.id, vec!["admin".into(), "user".into()])
+    );
+    assert!(
+        live(olga.id, Uuid::now_v7()).await.is_none(),
+        "unknown session"
+    );
+    assert!(
+        live(pia.id, session).await.is_none(),
+        "someone else's session"
+    );
+    assert!(
+        live(Uuid::now_v7(), session).await.is_none(),
+        "unknown user"
+    );
+    let ended = s.revoke_session(olga.id, session, NOW + 2, NOW + 900).await;
+    assert_eq!(ended.unwrap(), SessionEnd::Ended);
+    assert!(live(olga.id, session).await.is_none(), "revoked");
 }
 
 /// `record_login` stamps both `last_login_at` and `last_activity_at`.

@@ -82,6 +82,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_release(|conn, _| Box::pin(reusable(conn)))
             .connect_with(options)
             .await
             .context("could not open the SQLite database")?;
@@ -92,6 +93,20 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
     }
+}
+
+/// Whether a SQLite connection going back to the pool may be handed out again.
+///
+/// SQLite rolls a transaction back by itself on some errors (a full disk, an I/O error);
+/// sqlx does not notice, its own ROLLBACK then fails, and it still counts a transaction on
+/// that connection. Handed out again, its next `BEGIN` would be a `SAVEPOINT` that a rollback
+/// leaves open, holding the write lock against every other connection, so that writes stay
+/// "database is locked" long after the disk has room again. Such a connection is closed
+/// instead (the ping first runs any rollback still queued by a dropped transaction).
+async fn reusable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
 }
 
 /// Translate a driver error; the only place that looks at `sqlx::Error`.
@@ -119,6 +134,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.message().contains("database is locked") => {
                 StoreError::Unavailable(e.to_string())
             }
+            sqlx::Error::Database(db) if sqlite_file_unusable(db.as_ref()) => {
+                StoreError::Unavailable(e.to_string())
+            }
             // PostgreSQL refuses NUL and unconvertible characters in text (22021, 22P05): the
             // input's fault, and every such input is validated before it gets here; the net.
             sqlx::Error::Database(db)
@@ -138,6 +156,20 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Other(anyhow::Error::new(e)),
         }
     }
+}
+
+/// SQLite cannot use its file for now: the disk is full (`SQLITE_FULL`), the file or its
+/// directory is read-only (`SQLITE_READONLY`), an I/O error (`SQLITE_IOERR`) or the file cannot
+/// be opened (`SQLITE_CANTOPEN`), each with its extended codes. Like a PostgreSQL outage, this
+/// passes: the server answers 503 and serves again once the file is usable, without a restart.
+fn sqlite_file_unusable(db: &dyn sqlx::error::DatabaseError) -> bool {
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .and_then(|e| sqlx::error::DatabaseError::code(e)?.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, READONLY | IOERR | FULL | CANTOPEN))
 }
 
 /// An id column, which holds UUID text on both backends.

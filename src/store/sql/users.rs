@@ -40,11 +40,16 @@ macro_rules! user_store {
             key: &str,
         ) -> StoreResult<Option<UserRecord>> {
             let rows = sqlx::query(sql).bind(key).fetch_all(pool).await?;
+            user_from_rows(&rows)
+        }
+
+        /// One user from the rows of a user query joined with its roles (see `user_with_roles`).
+        fn user_from_rows(rows: &[DbRow]) -> StoreResult<Option<UserRecord>> {
             let Some(first) = rows.first() else {
                 return Ok(None);
             };
             let mut roles = Vec::with_capacity(rows.len());
-            for row in &rows {
+            for row in rows {
                 if let Some(role) = row.try_get::<Option<String>, _>("role_name")? {
                     roles.push(role);
                 }
@@ -139,6 +144,28 @@ macro_rules! user_store {
                      ) u LEFT JOIN user_roles r ON r.user_id = u.user_id \
                      ORDER BY r.role_name";
                 user_with_roles(&self.pool, sql, &id.to_string()).await
+            }
+
+            async fn user_with_live_session(
+                &self,
+                id: Uuid,
+                session: Uuid,
+            ) -> StoreResult<Option<UserRecord>> {
+                let rows = sqlx::query(
+                    "SELECT u.*, r.role_name FROM ( \
+                       SELECT user_id, email, username, password_hash, is_active, \
+                         created_at, last_login_at, last_activity_at \
+                       FROM users WHERE user_id = $1 AND EXISTS ( \
+                         SELECT 1 FROM sessions s WHERE s.session_id = $2 \
+                           AND s.user_id = $1 AND s.revoked_at IS NULL) \
+                     ) u LEFT JOIN user_roles r ON r.user_id = u.user_id \
+                     ORDER BY r.role_name",
+                )
+                .bind(id.to_string())
+                .bind(session.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                user_from_rows(&rows)
             }
 
             async fn user_by_login(&self, login_lower: &str) -> StoreResult<Option<UserRecord>> {

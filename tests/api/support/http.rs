@@ -167,3 +167,20 @@ pub async fn documented_operations(app: &TestApp) -> Vec<(String, String)> {
     ops.sort();
     ops
 }
+
+/// The status of `GET url` with a bearer token (for hosts and instances beside the test server).
+pub async fn bearer_status(client: &reqwest::Client, url: &str, token: &str) -> StatusCode {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+/// `POST /users/me/password` with the current and the new password.
+pub async fn change_password(app: &TestApp, access: &str, current: &str, new: &str) -> Response {
+    let body = json!({"current_password": current, "new_password": new});
+    app.post("/users/me/password", Some(access), body).await
+}
