@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::support::*;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -53,36 +53,21 @@ both!(patch_me_changes_the_username, |app| async move {
     let (mut user, tokens) = app.signed_in_user().await;
     let new_name = format!("new_{}", &Uuid::new_v4().simple().to_string()[..10]);
     // Act
-    let resp = app
-        .request(
-            Method::PATCH,
-            "/users/me",
-            Some(&tokens.access),
-            Some(json!({"username": new_name})),
-        )
-        .await;
+    let resp = patch_me(&app, &tokens.access, json!({"username": new_name})).await;
     // Assert
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["username"], json!(new_name));
     assert_eq!(body["email"], json!(user.email));
     assert_eq!(app.me(&tokens.access).await["username"], json!(new_name));
-    let by_new = app
-        .post(
-            "/auth/login",
-            None,
-            json!({"username": new_name, "password": user.password}),
-        )
-        .await;
-    assert_eq!(by_new.status(), StatusCode::OK);
-    let by_old = app
-        .post(
-            "/auth/login",
-            None,
-            json!({"username": user.username, "password": user.password}),
-        )
-        .await;
-    assert_eq!(by_old.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login_status(&app, &new_name, &user.password).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login_status(&app, &user.username, &user.password).await,
+        StatusCode::UNAUTHORIZED
+    );
     // The old name is free for someone else.
     let mut other = TestUser::generate();
     other.username = std::mem::take(&mut user.username);
@@ -97,14 +82,12 @@ both!(
         let (user, tokens) = app.signed_in_user().await;
         let (other, _) = app.signed_in_user().await;
         // Act
-        let resp = app
-            .request(
-                Method::PATCH,
-                "/users/me",
-                Some(&tokens.access),
-                Some(json!({"username": other.username.to_uppercase()})),
-            )
-            .await;
+        let resp = patch_me(
+            &app,
+            &tokens.access,
+            json!({"username": other.username.to_uppercase()}),
+        )
+        .await;
         // Assert
         assert_eq!(resp.status(), StatusCode::CONFLICT);
         let body: Value = resp.json().await.unwrap();
@@ -125,14 +108,7 @@ both!(
         let (user, tokens) = app.signed_in_user().await;
         for bad in ["ab", "has space", "a@b.com", &"x".repeat(33)] {
             // Act
-            let resp = app
-                .request(
-                    Method::PATCH,
-                    "/users/me",
-                    Some(&tokens.access),
-                    Some(json!({"username": bad})),
-                )
-                .await;
+            let resp = patch_me(&app, &tokens.access, json!({"username": bad})).await;
             // Assert
             assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
             assert_eq!(
@@ -161,27 +137,16 @@ both!(patch_me_with_null_clears_the_username, |app| async move {
     // Arrange
     let (user, tokens) = app.signed_in_user().await;
     // Act
-    let resp = app
-        .request(
-            Method::PATCH,
-            "/users/me",
-            Some(&tokens.access),
-            Some(json!({"username": null})),
-        )
-        .await;
+    let resp = patch_me(&app, &tokens.access, json!({"username": null})).await;
     // Assert
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["username"], Value::Null);
     assert_eq!(app.me(&tokens.access).await["username"], Value::Null);
-    let by_old = app
-        .post(
-            "/auth/login",
-            None,
-            json!({"username": user.username, "password": user.password}),
-        )
-        .await;
-    assert_eq!(by_old.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login_status(&app, &user.username, &user.password).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(app.login(&user).await.status(), StatusCode::OK);
 });
 
@@ -192,14 +157,7 @@ both!(
         // Arrange
         let (user, tokens) = app.signed_in_user().await;
         // Act
-        let resp = app
-            .request(
-                Method::PATCH,
-                "/users/me",
-                Some(&tokens.access),
-                Some(json!({})),
-            )
-            .await;
+        let resp = patch_me(&app, &tokens.access, json!({})).await;
         // Assert
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body: Value = resp.json().await.unwrap();
@@ -210,3 +168,9 @@ both!(
         );
     }
 );
+
+/// `PATCH /users/me` with this body, as the caller holding `access`.
+async fn patch_me(app: &TestApp, access: &str, body: Value) -> Response {
+    app.request(Method::PATCH, "/users/me", Some(access), Some(body))
+        .await
+}

@@ -6,6 +6,43 @@ use crate::support::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+/// `PATCH /admin/users/{id}` that must succeed.
+async fn patch_user_ok(app: &TestApp, token: &str, id: &str, body: Value) {
+    let resp = patch_user(app, token, id, body).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// `PATCH /admin/users/{id}` setting these roles.
+async fn patch_roles(app: &TestApp, token: &str, id: &str, roles: &[&str]) -> Response {
+    patch_user(app, token, id, json!({ "roles": roles })).await
+}
+
+/// Assert that neither token of this session works any more.
+async fn assert_session_ended(app: &TestApp, tokens: &Tokens) {
+    assert_eq!(
+        app.me_status(&tokens.access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.refresh(&tokens.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// A signed-in admin and their id.
+async fn admin_with_id(app: &TestApp) -> (Tokens, String) {
+    let (_, admin) = app.user_with_roles(&["admin"]).await;
+    let id = app.user_id(&admin.access).await;
+    (admin, id)
+}
+
+/// The `roles` of a user document, sorted.
+fn sorted_roles(user: &Value) -> Vec<String> {
+    let mut roles: Vec<String> = serde_json::from_value(user["roles"].clone()).unwrap();
+    roles.sort();
+    roles
+}
+
 async fn delete_user(app: &TestApp, token: &str, id: &str) -> Response {
     app.request(
         Method::DELETE,
@@ -26,41 +63,16 @@ both!(
         let moderator_id = app.user_id(&moderator.access).await;
         let (_, _, id) = plain_user(&app).await;
         // Act
-        let granted = patch_user(
-            &app,
-            &admin.access,
-            &id,
-            json!({"roles": ["user", "moderator"]}),
-        )
-        .await;
-        let unknown = patch_user(
-            &app,
-            &admin.access,
-            &id,
-            json!({"roles": ["user", "superuser"]}),
-        )
-        .await;
-        let by_moderator =
-            patch_user(&app, &moderator.access, &id, json!({"roles": ["user"]})).await;
-        let self_escalation = patch_user(
-            &app,
-            &moderator.access,
-            &moderator_id,
-            json!({"roles": ["user", "admin"]}),
-        )
-        .await;
+        let granted = patch_roles(&app, &admin.access, &id, &["user", "moderator"]).await;
+        let unknown = patch_roles(&app, &admin.access, &id, &["user", "superuser"]).await;
+        let by_moderator = patch_roles(&app, &moderator.access, &id, &["user"]).await;
+        let self_escalation =
+            patch_roles(&app, &moderator.access, &moderator_id, &["user", "admin"]).await;
         // Assert
         assert_eq!(granted.status(), StatusCode::OK);
         let body: Value = granted.json().await.unwrap();
-        let mut roles: Vec<String> = serde_json::from_value(body["roles"].clone()).unwrap();
-        roles.sort();
-        assert_eq!(roles, vec!["moderator", "user"]);
-        let body = assert_problem(
-            unknown,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
+        assert_eq!(sorted_roles(&body), ["moderator", "user"]);
+        let body = assert_validation_failed(unknown).await;
         assert!(body["errors"]["roles"].is_array(), "{body}");
         assert_problem(by_moderator, StatusCode::FORBIDDEN, "forbidden").await;
         assert_problem(self_escalation, StatusCode::FORBIDDEN, "forbidden").await;
@@ -70,11 +82,9 @@ both!(
             .json()
             .await
             .unwrap();
-        let mut roles: Vec<String> = serde_json::from_value(after["roles"].clone()).unwrap();
-        roles.sort();
         assert_eq!(
-            roles,
-            vec!["moderator", "user"],
+            sorted_roles(&after),
+            ["moderator", "user"],
             "refused changes left the roles alone"
         );
     }
@@ -85,8 +95,7 @@ both!(
     moderator_may_deactivate_plain_users_but_not_admins,
     |app| async move {
         // Arrange
-        let (_, admin) = app.user_with_roles(&["admin"]).await;
-        let admin_id = app.user_id(&admin.access).await;
+        let (admin, admin_id) = admin_with_id(&app).await;
         let (_, moderator) = app.user_with_roles(&["moderator"]).await;
         let (_, _, id) = plain_user(&app).await;
         // Act
@@ -121,25 +130,14 @@ both!(
     admin_cannot_deactivate_or_delete_themselves,
     |app| async move {
         // Arrange
-        let (_, admin) = app.user_with_roles(&["admin"]).await;
-        let admin_id = app.user_id(&admin.access).await;
+        let (admin, admin_id) = admin_with_id(&app).await;
         // Act
         let deactivate =
             patch_user(&app, &admin.access, &admin_id, json!({"is_active": false})).await;
         let delete = delete_user(&app, &admin.access, &admin_id).await;
         // Assert
-        assert_problem(
-            deactivate,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
-        assert_problem(
-            delete,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
+        assert_validation_failed(deactivate).await;
+        assert_validation_failed(delete).await;
         assert_eq!(
             app.get("/admin/users", Some(&admin.access)).await.status(),
             StatusCode::OK
@@ -159,14 +157,13 @@ both!(
             StatusCode::FORBIDDEN
         );
         // Act: grant moderator
-        let resp = patch_user(
+        patch_user_ok(
             &app,
             &admin.access,
             &id,
             json!({"roles": ["user", "moderator"]}),
         )
         .await;
-        assert_eq!(resp.status(), StatusCode::OK);
         // Assert: the same (older) token now carries the new role
         assert_eq!(
             app.get("/admin/users", Some(&tokens.access)).await.status(),
@@ -181,8 +178,7 @@ both!(
             "{me}"
         );
         // Act: take it away again
-        let resp = patch_user(&app, &admin.access, &id, json!({"roles": ["user"]})).await;
-        assert_eq!(resp.status(), StatusCode::OK);
+        patch_user_ok(&app, &admin.access, &id, json!({"roles": ["user"]})).await;
         // Assert
         let resp = app.get("/admin/users", Some(&tokens.access)).await;
         assert_problem(resp, StatusCode::FORBIDDEN, "forbidden").await;
@@ -198,8 +194,7 @@ both!(
         let (user, tokens, id) = plain_user(&app).await;
         assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);
         // Act
-        let resp = patch_user(&app, &admin.access, &id, json!({"is_active": false})).await;
-        assert_eq!(resp.status(), StatusCode::OK);
+        patch_user_ok(&app, &admin.access, &id, json!({"is_active": false})).await;
         // Assert
         let me = app.get("/users/me", Some(&tokens.access)).await;
         assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
@@ -218,19 +213,11 @@ both!(
         let login = app.login(&user).await;
         assert_problem(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
         // Act: reactivate
-        let resp = patch_user(&app, &admin.access, &id, json!({"is_active": true})).await;
-        assert_eq!(resp.status(), StatusCode::OK);
+        patch_user_ok(&app, &admin.access, &id, json!({"is_active": true})).await;
         // Assert: a new login works; the sessions ended by deactivation stay ended
         let fresh = app.login_ok(&user).await;
         assert_eq!(app.me_status(&fresh.access).await, StatusCode::OK);
-        assert_eq!(
-            app.me_status(&tokens.access).await,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            app.refresh(&tokens.refresh).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_session_ended(&app, &tokens).await;
     }
 );
 
@@ -254,14 +241,7 @@ both!(
         // Assert
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
         assert_eq!(resp.text().await.unwrap(), "");
-        assert_eq!(
-            app.me_status(&tokens.access).await,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            app.refresh(&tokens.refresh).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_session_ended(&app, &tokens).await;
         assert_eq!(app.login(&user).await.status(), StatusCode::UNAUTHORIZED);
         let gone = app
             .get(&format!("/admin/users/{id}"), Some(&admin.access))

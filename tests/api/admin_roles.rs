@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::support::*;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 // The built-in roles are listed; admins create new ones, which are then assignable.
@@ -11,19 +11,13 @@ both!(roles_are_listed_created_and_assignable, |app| async move {
     let (_, admin) = app.user_with_roles(&["admin"]).await;
     let (_, tokens, id) = plain_user(&app).await;
     // Act
-    let listed: Value = app
-        .get("/admin/roles", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let created = app
-        .post(
-            "/admin/roles",
-            Some(&admin.access),
-            json!({"name": "billing-reader", "description": "Reads invoices"}),
-        )
-        .await;
+    let listed = list_roles(&app, &admin.access).await;
+    let created = create_role(
+        &app,
+        &admin.access,
+        json!({"name": "billing-reader", "description": "Reads invoices"}),
+    )
+    .await;
     // Assert
     let names: Vec<&str> = listed["items"]
         .as_array()
@@ -40,12 +34,7 @@ both!(roles_are_listed_created_and_assignable, |app| async move {
         body,
         json!({"name": "billing-reader", "description": "Reads invoices"})
     );
-    let listed: Value = app
-        .get("/admin/roles", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = list_roles(&app, &admin.access).await;
     assert!(
         listed["items"].as_array().unwrap().contains(&body),
         "{listed}"
@@ -75,48 +64,26 @@ both!(
         // Arrange
         let (_, admin) = app.user_with_roles(&["admin"]).await;
         // Act
-        let builtin = app
-            .post(
-                "/admin/roles",
-                Some(&admin.access),
-                json!({"name": "admin"}),
-            )
-            .await;
-        let first = app
-            .post(
-                "/admin/roles",
-                Some(&admin.access),
-                json!({"name": "auditor"}),
-            )
-            .await;
-        let dup = app
-            .post(
-                "/admin/roles",
-                Some(&admin.access),
-                json!({"name": "auditor"}),
-            )
-            .await;
+        let builtin = create_role(&app, &admin.access, json!({"name": "admin"})).await;
+        let first = create_role(&app, &admin.access, json!({"name": "auditor"})).await;
+        let dup = create_role(&app, &admin.access, json!({"name": "auditor"})).await;
         // Assert
         assert_problem(builtin, StatusCode::CONFLICT, "conflict").await;
         assert_eq!(first.status(), StatusCode::CREATED);
         assert_problem(dup, StatusCode::CONFLICT, "conflict").await;
         for bad in ["Bad Name", "", "1st", "UPPER", "has space"] {
-            let resp = app
-                .post("/admin/roles", Some(&admin.access), json!({"name": bad}))
-                .await;
-            let body =
-                assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            let resp = create_role(&app, &admin.access, json!({"name": bad})).await;
+            let body = assert_validation_failed(resp).await;
             assert!(body["errors"]["name"].is_array(), "{bad:?}: {body}");
         }
         let long = "d".repeat(257);
-        let resp = app
-            .post(
-                "/admin/roles",
-                Some(&admin.access),
-                json!({"name": "ok-role", "description": long}),
-            )
-            .await;
-        assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let resp = create_role(
+            &app,
+            &admin.access,
+            json!({"name": "ok-role", "description": long}),
+        )
+        .await;
+        assert_validation_failed(resp).await;
     }
 );
 
@@ -128,13 +95,7 @@ both!(
         let (_, moderator) = app.user_with_roles(&["moderator"]).await;
         // Act
         let list = app.get("/admin/roles", Some(&moderator.access)).await;
-        let create = app
-            .post(
-                "/admin/roles",
-                Some(&moderator.access),
-                json!({"name": "sneaky"}),
-            )
-            .await;
+        let create = create_role(&app, &moderator.access, json!({"name": "sneaky"})).await;
         // Assert
         assert_problem(list, StatusCode::FORBIDDEN, "forbidden").await;
         assert_problem(create, StatusCode::FORBIDDEN, "forbidden").await;
@@ -246,3 +207,17 @@ both!(
         }
     }
 );
+
+/// `POST /admin/roles` with this body, as the holder of `access`.
+async fn create_role(app: &TestApp, access: &str, body: Value) -> Response {
+    app.post("/admin/roles", Some(access), body).await
+}
+
+/// `GET /admin/roles` as the holder of `access`, as JSON.
+async fn list_roles(app: &TestApp, access: &str) -> Value {
+    app.get("/admin/roles", Some(access))
+        .await
+        .json()
+        .await
+        .unwrap()
+}

@@ -18,6 +18,23 @@ fn with_signature(header: &Value, claims_b64: &str, signature: &[u8]) -> String 
     format!("{}.{claims_b64}.{}", b64_json(header), b64(signature))
 }
 
+/// An HS256 token signed with `secret` (a public key in some form, for key confusion).
+fn hs256_keyed_with(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    sign_raw(
+        header,
+        claims,
+        &EncodingKey::from_secret(secret),
+        Algorithm::HS256,
+    )
+}
+
+/// A genuine token's claims and signature under a header whose `alg` now says `alg`.
+fn relabelled(header: &Value, alg: &str, claims_b64: &str, signature_b64: &str) -> String {
+    let mut header = header.clone();
+    header["alg"] = json!(alg);
+    format!("{}.{claims_b64}.{signature_b64}", b64_json(&header))
+}
+
 both!(
     /// R1 (RFC 8725 §3.1; CVE-2015-2951, jwt_tool `-X a`): `alg: none` is refused in every
     /// casing, with an empty, missing or kept signature, and so are a missing, null, empty or
@@ -69,12 +86,8 @@ both!(
                 format!("{}.{claims_b64}.", b64_json(&header)),
             ));
         }
-        for (case, token) in cases {
-            // Act
-            let resp = app.get("/users/me", Some(&token)).await;
-            // Assert
-            assert_invalid_token(resp, &case).await;
-        }
+        // Act / Assert
+        assert_bearers_refused(&app, cases).await;
         assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);
     }
 );
@@ -111,12 +124,7 @@ both!(
         for (what, secret) in secrets {
             for typ in ["at+jwt", "JWT"] {
                 let header = json!({"alg": "HS256", "typ": typ, "kid": kid});
-                let token = sign_raw(
-                    &header,
-                    &claims,
-                    &EncodingKey::from_secret(&secret),
-                    Algorithm::HS256,
-                );
+                let token = hs256_keyed_with(&header, &claims, &secret);
                 // Act
                 let resp = app.get("/users/me", Some(&token)).await;
                 // Assert
@@ -206,32 +214,17 @@ both!(
             let hs = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
             cases.push((
                 format!("HS256 keyed with {what}"),
-                sign_raw(
-                    &hs,
-                    &claims,
-                    &EncodingKey::from_secret(&secret),
-                    Algorithm::HS256,
-                ),
+                hs256_keyed_with(&hs, &claims, &secret),
             ));
         }
         for alg in ["ES384", "ES512", "EdDSA", "none"] {
-            let mut relabelled = header.clone();
-            relabelled["alg"] = json!(alg);
             cases.push((
                 format!("real signature relabelled {alg}"),
-                format!(
-                    "{}.{claims_b64}.{}",
-                    b64_json(&relabelled),
-                    segments(&real).2
-                ),
+                relabelled(&header, alg, &claims_b64, &segments(&real).2),
             ));
         }
-        for (case, token) in cases {
-            // Act
-            let resp = app.get("/users/me", Some(&token)).await;
-            // Assert
-            assert_invalid_token(resp, &case).await;
-        }
+        // Act / Assert
+        assert_bearers_refused(&app, cases).await;
     }
 );
 
@@ -282,29 +275,15 @@ both!(
             hs["alg"] = json!("HS256");
             cases.push((
                 format!("HS256 keyed with {what}"),
-                sign_raw(
-                    &hs,
-                    &claims,
-                    &EncodingKey::from_secret(&secret),
-                    Algorithm::HS256,
-                ),
+                hs256_keyed_with(&hs, &claims, &secret),
             ));
         }
         let (_, c, s) = segments(&tokens.access);
         for alg in ["PS256", "RS384", "HS256", "none"] {
-            let mut relabelled = header.clone();
-            relabelled["alg"] = json!(alg);
-            cases.push((
-                format!("relabelled {alg}"),
-                format!("{}.{c}.{s}", b64_json(&relabelled)),
-            ));
+            cases.push((format!("relabelled {alg}"), relabelled(&header, alg, &c, &s)));
         }
-        for (case, token) in cases {
-            // Act
-            let resp = app.get("/users/me", Some(&token)).await;
-            // Assert
-            assert_invalid_token(resp, &case).await;
-        }
+        // Act / Assert
+        assert_bearers_refused(&app, cases).await;
         assert_eq!(app.me_status(&tokens.access).await, StatusCode::OK);
     }
 );

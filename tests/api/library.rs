@@ -70,6 +70,16 @@ impl Answer {
     pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("json")
     }
+
+    /// Assert the RFC 6750 refusal of a bad token: 401 with an `invalid_token` challenge.
+    pub(crate) fn assert_invalid_token(&self) {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED);
+        let challenge = self.headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
+        );
+    }
 }
 
 /// One request through the router, in-process.
@@ -145,13 +155,7 @@ both!(
             anonymous.headers["content-type"],
             "application/problem+json"
         );
-        assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
-        assert!(
-            bad.headers["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .contains(r#"error="invalid_token""#)
-        );
+        bad.assert_invalid_token();
         assert_eq!(good.status, StatusCode::OK);
         assert_eq!(good.text(), id);
     }

@@ -3,8 +3,18 @@
 
 use crate::both;
 use crate::support::*;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+
+/// `POST /auth/login` (JSON) with these credentials.
+async fn json_login(app: &TestApp, login: &str, password: &str) -> Response {
+    app.post(
+        "/auth/login",
+        None,
+        json!({"username": login, "password": password}),
+    )
+    .await
+}
 
 // Requirement: POST /auth/login (JSON) returns the same uncacheable token shape, by e-mail or username.
 both!(login_returns_an_uncacheable_bearer_pair, |app| async move {
@@ -13,15 +23,9 @@ both!(login_returns_an_uncacheable_bearer_pair, |app| async move {
     assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
     for login in [user.email.clone(), user.username.clone()] {
         // Act
-        let resp = app
-            .post(
-                "/auth/login",
-                None,
-                json!({"username": login, "password": user.password}),
-            )
-            .await;
+        let resp = json_login(&app, &login, &user.password).await;
         // Assert
-        let tokens = assert_token_response(resp, 86400).await;
+        let tokens = assert_token_response(resp, Some(86400..=86400)).await;
         assert_eq!(
             app.me_status(&tokens.access).await,
             StatusCode::OK,
@@ -39,13 +43,7 @@ both!(
         assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
         let unknown = TestUser::generate();
         // Act
-        let wrong_password = app
-            .post(
-                "/auth/login",
-                None,
-                json!({"username": user.email, "password": "wrong-password"}),
-            )
-            .await;
+        let wrong_password = json_login(&app, &user.email, "wrong-password").await;
         let unknown_user = app.login(&unknown).await;
         // Assert
         assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
@@ -102,19 +100,13 @@ both!(inactive_user_cannot_log_in, |app| async move {
     let (user, tokens) = app.signed_in_user().await;
     app.deactivate(&tokens.access).await;
     // Act
-    let json_login = app.login(&user).await;
+    let by_json = app.login(&user).await;
     let form_login = token_grant(&app, &user.email, &user.password).await;
-    let wrong_password = app
-        .post(
-            "/auth/login",
-            None,
-            json!({"username": user.email, "password": "wrong-password"}),
-        )
-        .await;
+    let wrong_password = json_login(&app, &user.email, "wrong-password").await;
     // Assert
-    assert_eq!(json_login.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(by_json.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(form_login.status(), StatusCode::BAD_REQUEST);
-    let json_body: Value = json_login.json().await.unwrap();
+    let json_body: Value = by_json.json().await.unwrap();
     let form_body: Value = form_login.json().await.unwrap();
     assert_eq!(json_body["code"], json!("invalid_credentials"));
     assert_eq!(json_body, wrong_password.json::<Value>().await.unwrap());
@@ -153,13 +145,7 @@ both!(login_records_last_login_at, |app| async move {
     // A failed login does not (10 minutes on: a stamp would show, and the access token used to
     // look is still valid).
     app.clock.advance(600);
-    let wrong = app
-        .post(
-            "/auth/login",
-            None,
-            json!({"username": user.email, "password": "wrong-password"}),
-        )
-        .await;
+    let wrong = json_login(&app, &user.email, "wrong-password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let after_failure = app.me(&tokens.access).await;
     assert_eq!(after_failure["last_login_at"], me["last_login_at"]);

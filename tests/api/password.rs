@@ -31,13 +31,7 @@ both!(
         // Act
         let resp = change_password(&app, &caller.access, &user.password, &new_password).await;
         // Assert
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-store"));
-        assert_eq!(header(&resp, "pragma").as_deref(), Some("no-cache"));
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["token_type"], json!("Bearer"));
-        assert_eq!(body["expires_in"], json!(900));
-        let fresh = Tokens::from_json(&body);
+        let fresh = assert_token_response(resp, None).await;
         assert_eq!(app.me_status(&other.access).await, StatusCode::UNAUTHORIZED);
         assert_eq!(
             app.refresh(&other.refresh).await.status(),

@@ -20,7 +20,7 @@ both!(
             // Act
             let resp = token_grant(&app, &login, &user.password).await;
             // Assert
-            let tokens = assert_token_response(resp, 86400).await;
+            let tokens = assert_token_response(resp, Some(86400..=86400)).await;
             let me = app.get("/users/me", Some(&tokens.access)).await;
             assert_eq!(me.status(), StatusCode::OK, "{login}");
             let me: Value = me.json().await.unwrap();
@@ -151,7 +151,7 @@ both!(
         let user = TestUser::generate();
         assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
         let first = token_grant(&app, &user.email, &user.password).await;
-        let first = assert_token_response(first, 86400).await;
+        let first = assert_token_response(first, Some(86400..=86400)).await;
         // Act
         let resp = app
             .post_form(

@@ -134,21 +134,32 @@ both!(
     }
 );
 
-// R5: a genuine token dies once its lifetime plus the leeway has passed.
+// R5, R12: a genuine access token dies once its 15 minutes plus the 30 s leeway have passed,
+// with an RFC 6750 invalid_token challenge; the refresh token outlives it.
 both!(
     issued_access_token_expires_after_15_minutes_plus_leeway,
     |app| async move {
         // Arrange
         let (_, tokens) = app.signed_in_user().await;
-        // Act / Assert
         app.clock.advance(900 + 20);
         assert_eq!(
             app.me_status(&tokens.access).await,
             StatusCode::OK,
             "inside the leeway"
         );
-        app.clock.advance(15);
-        assert_invalid_token(app.get("/users/me", Some(&tokens.access)).await, "expired").await;
+        // Act: one second past lifetime + leeway
+        app.clock.advance(11);
+        let resp = app.get("/users/me", Some(&tokens.access)).await;
+        // Assert
+        assert_invalid_token(resp, "expired").await;
+        let next = app.refresh(&tokens.refresh).await;
+        assert_eq!(
+            next.status(),
+            StatusCode::OK,
+            "the refresh token outlives it"
+        );
+        let next = Tokens::from_json(&next.json().await.unwrap());
+        assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
     }
 );
 

@@ -27,6 +27,31 @@ fn create_user(
     run_with_stdin(authgate(dir, &args), &format!("{password}\n"))
 }
 
+/// `authgate user set-role --email <email> --role <role>…`.
+fn set_roles(dir: &tempfile::TempDir, email: &str, roles: &[&str]) -> std::process::Output {
+    let mut args = vec!["user", "set-role", "--email", email];
+    for &role in roles {
+        args.extend(["--role", role]);
+    }
+    authgate(dir, &args).output().unwrap()
+}
+
+/// `authgate user <verb> --email <email>` (`deactivate`, `unlock`).
+fn user_by_email(dir: &tempfile::TempDir, verb: &str, email: &str) -> std::process::Output {
+    authgate(dir, &["user", verb, "--email", email])
+        .output()
+        .unwrap()
+}
+
+/// Assert the command succeeded, showing its stderr if not.
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 // Admins are made from the CLI, the password read from stdin (never argv), and roles changed
 // there; a deactivation from the CLI refuses the next login on a running server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,11 +63,7 @@ async fn user_create_set_role_and_deactivate_from_the_cli() {
         &["--username", "root", "--role", "admin"],
         "a long admin password",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("admin") && stdout.contains("user"),
@@ -57,41 +78,11 @@ async fn user_create_set_role_and_deactivate_from_the_cli() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 8"));
 
-    let set = authgate(
-        &dir,
-        &[
-            "user",
-            "set-role",
-            "--email",
-            "root@example.com",
-            "--role",
-            "user",
-            "--role",
-            "moderator",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
+    let set = set_roles(&dir, "root@example.com", &["user", "moderator"]);
+    assert_success(&set);
     assert!(String::from_utf8_lossy(&set.stdout).contains("moderator"));
 
-    let unknown = authgate(
-        &dir,
-        &[
-            "user",
-            "set-role",
-            "--email",
-            "root@example.com",
-            "--role",
-            "wizard",
-        ],
-    )
-    .output()
-    .unwrap();
+    let unknown = set_roles(&dir, "root@example.com", &["wizard"]);
     assert!(!unknown.status.success());
 
     let (child, base) = serve(&dir, &[]);
@@ -101,26 +92,17 @@ async fn user_create_set_role_and_deactivate_from_the_cli() {
     let (email, password) = ("root@example.com", "a long admin password");
     assert_eq!(login(&base, email, password).await, 200, "active: signs in");
 
-    let off = authgate(&dir, &["user", "deactivate", "--email", "root@example.com"])
-        .output()
-        .unwrap();
-    assert!(
-        off.status.success(),
-        "{}",
-        String::from_utf8_lossy(&off.stderr)
-    );
+    assert_success(&user_by_email(&dir, "deactivate", "root@example.com"));
     assert_eq!(
         login(&base, email, password).await,
         401,
         "the deactivated account is refused (like a wrong password: nothing to learn)"
     );
-    let missing = authgate(
-        &dir,
-        &["user", "deactivate", "--email", "nobody@example.com"],
-    )
-    .output()
-    .unwrap();
-    assert!(!missing.status.success());
+    assert!(
+        !user_by_email(&dir, "deactivate", "nobody@example.com")
+            .status
+            .success()
+    );
 }
 
 // A password is never taken from the command line (shell history, `ps`): `--password` and a
@@ -169,14 +151,8 @@ async fn user_unlock_from_the_cli_lifts_a_lock() {
     let mut child = KillOnDrop(child);
     let _stderr = collect_stderr(&mut child.0);
     authgate::install_tls_provider();
-    let client = reqwest::Client::new();
-    let login = |password: &'static str| {
-        client
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"username": "locked@example.com", "password": password}))
-            .send()
-    };
-    let reg = client
+    let email = "locked@example.com";
+    let reg = reqwest::Client::new()
         .post(format!("{base}/auth/register"))
         .json(&json!({"email": "locked@example.com", "password": "the right passphrase"}))
         .send()
@@ -184,21 +160,16 @@ async fn user_unlock_from_the_cli_lifts_a_lock() {
         .unwrap();
     assert_eq!(reg.status(), 201);
     for _ in 0..2 {
-        assert_eq!(login("a wrong passphrase").await.unwrap().status(), 401);
+        assert_eq!(login(&base, email, "a wrong passphrase").await, 401);
     }
-    assert_eq!(login("the right passphrase").await.unwrap().status(), 429);
-    let unlock = authgate(&dir, &["user", "unlock", "--email", "locked@example.com"])
-        .output()
-        .unwrap();
-    assert!(
-        unlock.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unlock.stderr)
-    );
+    assert_eq!(login(&base, email, "the right passphrase").await, 429);
+    let unlock = user_by_email(&dir, "unlock", email);
+    assert_success(&unlock);
     assert!(String::from_utf8_lossy(&unlock.stdout).contains("unlocked"));
-    assert_eq!(login("the right passphrase").await.unwrap().status(), 200);
-    let missing = authgate(&dir, &["user", "unlock", "--email", "nobody@example.com"])
-        .output()
-        .unwrap();
-    assert!(!missing.status.success());
+    assert_eq!(login(&base, email, "the right passphrase").await, 200);
+    assert!(
+        !user_by_email(&dir, "unlock", "nobody@example.com")
+            .status
+            .success()
+    );
 }

@@ -1,6 +1,7 @@
 //! HTTP beyond the JSON helpers of `TestApp`: headers, forms, the token grant, raw bodies and
 //! raw bytes on a socket, and the shapes of the answers (problem+json, RFC 6749, RFC 6750).
 
+use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use reqwest::{Response, StatusCode};
@@ -35,15 +36,27 @@ pub async fn token_grant(app: &TestApp, login: &str, password: &str) -> Response
     .await
 }
 
-/// Assert the RFC 6749 §5.1 token response shape and its no-cache headers.
-pub async fn assert_token_response(resp: Response, refresh_expires_in: i64) -> Tokens {
+/// Assert the RFC 6749 §5.1 token response shape and its no-cache headers; with
+/// `refresh_expires_in`, also that the refresh lifetime lies in that range.
+pub async fn assert_token_response(
+    resp: Response,
+    refresh_expires_in: Option<RangeInclusive<i64>>,
+) -> Tokens {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-store"));
     assert_eq!(header(&resp, "pragma").as_deref(), Some("no-cache"));
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["token_type"], json!("Bearer"));
     assert_eq!(body["expires_in"], json!(900));
-    assert_eq!(body["refresh_expires_in"], json!(refresh_expires_in));
+    if let Some(range) = refresh_expires_in {
+        let got = body["refresh_expires_in"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("refresh_expires_in: {body}"));
+        assert!(
+            range.contains(&got),
+            "refresh_expires_in {got} not in {range:?}"
+        );
+    }
     let tokens = Tokens::from_json(&body);
     assert!(!tokens.access.is_empty() && !tokens.refresh.is_empty());
     assert_ne!(tokens.access, tokens.refresh);
@@ -111,6 +124,11 @@ pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> V
     body
 }
 
+/// Assert a 422 `validation_failed` problem+json answer; returns the body.
+pub async fn assert_validation_failed(resp: Response) -> Value {
+    assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await
+}
+
 /// Assert the RFC 6750 answer to a refused token.
 pub async fn assert_invalid_token(resp: Response, case: &str) {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{case}");
@@ -128,6 +146,15 @@ pub async fn assert_invalid_token(resp: Response, case: &str) {
     );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], json!("invalid_token"), "{case}");
+}
+
+/// Present each `(case, token)` as the bearer of `GET /users/me`; assert every one gets the
+/// RFC 6750 refusal.
+pub async fn assert_bearers_refused(app: &TestApp, cases: Vec<(String, String)>) {
+    for (case, token) in cases {
+        let resp = app.get("/users/me", Some(&token)).await;
+        assert_invalid_token(resp, &case).await;
+    }
 }
 
 /// Send raw bytes over a fresh TCP connection; returns the status line (empty if the server
