@@ -95,10 +95,30 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        type Object = serde_json::Map<String, serde_json::Value>;
-        let AppJson(object) = AppJson::<Object>::from_request(req, state).await?;
-        serde_json::from_value(serde_json::Value::Object(object))
-            .map(JsonObject)
-            .map_err(|e| Error::field("body", e.to_string()))
+        let AppJson(ObjectOnly(value)) = AppJson::<ObjectOnly<T>>::from_request(req, state).await?;
+        Ok(JsonObject(value))
+    }
+}
+
+/// `T`, deserialised only from a JSON object: serde's derived structs also accept an array of
+/// their fields, which is not what the API documents. Going through the object's own map keeps
+/// `T`'s checks, duplicate members included (`{"email": .., "email": ..}` is refused).
+struct ObjectOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Visitor(std::marker::PhantomData))
+            .map(ObjectOnly)
     }
 }
