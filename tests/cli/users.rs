@@ -78,6 +78,18 @@ async fn user_create_set_role_and_deactivate_from_the_cli() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 8"));
 
+    // The only admin cannot step down (#9 item 6) until there is another.
+    let last = set_roles(&dir, "root@example.com", &["user", "moderator"]);
+    assert!(!last.status.success());
+    assert!(String::from_utf8_lossy(&last.stderr).contains("no active admin"));
+    let second = create_user(
+        &dir,
+        "second@example.com",
+        &["--role", "admin"],
+        "a second admin pw",
+    );
+    assert_success(&second);
+
     let set = set_roles(&dir, "root@example.com", &["user", "moderator"]);
     assert_success(&set);
     assert!(String::from_utf8_lossy(&set.stdout).contains("moderator"));
