@@ -69,6 +69,7 @@ impl AuthState {
             password_hash: hash,
             roles,
             is_active: true,
+            email_verified: false,
             created_at: now,
         };
         let user = issuer.store.create_user(&new).await?;

@@ -42,6 +42,8 @@ pub struct User {
     pub username: Option<String>,
     pub roles: Vec<String>,
     pub is_active: bool,
+    /// The address was confirmed by a one-time link sent to it.
+    pub email_verified: bool,
     /// Unix seconds.
     pub created_at: i64,
     pub last_login_at: Option<i64>,
@@ -56,6 +58,7 @@ impl From<UserRecord> for User {
             username: u.username,
             roles: u.roles,
             is_active: u.is_active,
+            email_verified: u.email_verified,
             created_at: u.created_at,
             last_login_at: u.last_login_at,
             last_activity_at: u.last_activity_at,

@@ -30,6 +30,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "revocation seq",
         include_str!("../../migrations/sqlite/0004_revocation_seq.sql"),
     ),
+    (
+        5,
+        "email verified",
+        include_str!("../../migrations/sqlite/0005_email_verified.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -51,6 +56,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "revocation seq",
         include_str!("../../migrations/postgres/0004_revocation_seq.sql"),
+    ),
+    (
+        5,
+        "email verified",
+        include_str!("../../migrations/postgres/0005_email_verified.sql"),
     ),
 ];
 

@@ -11,6 +11,8 @@ pub struct UserRecord {
     /// PHC string (`$argon2id$…`) or a legacy bcrypt hash (`$2b$…`).
     pub password_hash: String,
     pub is_active: bool,
+    /// The address was confirmed by a one-time link sent to it.
+    pub email_verified: bool,
     pub roles: Vec<String>,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
@@ -28,6 +30,7 @@ pub struct NewUser {
     pub password_hash: String,
     pub roles: Vec<String>,
     pub is_active: bool,
+    pub email_verified: bool,
     pub created_at: i64,
 }
 

@@ -22,6 +22,7 @@ both!(me_returns_the_callers_account, |app| async move {
     assert_eq!(body["username"], json!(user.username));
     assert_eq!(body["roles"], json!(["user"]));
     assert_eq!(body["is_active"], json!(true));
+    assert_eq!(body["email_verified"], json!(false));
     assert_eq!(body["created_at"], created["created_at"]);
     assert!(body["last_login_at"].is_i64(), "{body}");
     assert!(body["last_activity_at"].is_i64(), "{body}");
@@ -37,6 +38,7 @@ both!(me_returns_the_callers_account, |app| async move {
         [
             "created_at",
             "email",
+            "email_verified",
             "id",
             "is_active",
             "last_activity_at",

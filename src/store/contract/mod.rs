@@ -150,6 +150,7 @@ pub(super) fn new_user(name: &str) -> NewUser {
         password_hash: format!("$argon2id$v=19$m=8,t=1,p=1$c2FsdA${name}"),
         roles: vec!["user".to_owned()],
         is_active: true,
+        email_verified: false,
         created_at: NOW,
     }
 }

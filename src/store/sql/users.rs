@@ -16,7 +16,7 @@ macro_rules! user_store {
         type DbRow = <$db as sqlx::Database>::Row;
 
         /// A row with the user columns (`user_id, email, username, password_hash, is_active,
-        /// created_at, last_login_at, last_activity_at`), and the user's roles.
+        /// email_verified, created_at, last_login_at, last_activity_at`), and the user's roles.
         fn user_from_row(row: &DbRow, roles: Vec<String>) -> StoreResult<UserRecord> {
             Ok(UserRecord {
                 id: parse_uuid(row.try_get("user_id")?)?,
@@ -24,6 +24,7 @@ macro_rules! user_store {
                 username: row.try_get("username")?,
                 password_hash: row.try_get("password_hash")?,
                 is_active: row.try_get("is_active")?,
+                email_verified: row.try_get("email_verified")?,
                 roles,
                 created_at: row.try_get("created_at")?,
                 last_login_at: row.try_get("last_login_at")?,
@@ -100,8 +101,8 @@ macro_rules! user_store {
                 let id = u.id.to_string();
                 sqlx::query(
                     "INSERT INTO users (user_id, email, email_lower, username, username_lower, \
-                       password_hash, is_active, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                       password_hash, is_active, email_verified, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&id)
                 .bind(&u.email)
@@ -110,6 +111,7 @@ macro_rules! user_store {
                 .bind(&u.username_lower)
                 .bind(&u.password_hash)
                 .bind(u.is_active)
+                .bind(u.email_verified)
                 .bind(u.created_at)
                 .execute(&mut *tx)
                 .await?;
@@ -129,6 +131,7 @@ macro_rules! user_store {
                     username: u.username.clone(),
                     password_hash: u.password_hash.clone(),
                     is_active: u.is_active,
+                    email_verified: u.email_verified,
                     roles,
                     created_at: u.created_at,
                     last_login_at: None,
@@ -138,7 +141,7 @@ macro_rules! user_store {
 
             async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>> {
                 let sql = "SELECT u.*, r.role_name FROM ( \
-                       SELECT user_id, email, username, password_hash, is_active, \
+                       SELECT user_id, email, username, password_hash, is_active, email_verified, \
                          created_at, last_login_at, last_activity_at \
                        FROM users WHERE user_id = $1 \
                      ) u LEFT JOIN user_roles r ON r.user_id = u.user_id \
@@ -153,7 +156,7 @@ macro_rules! user_store {
             ) -> StoreResult<Option<UserRecord>> {
                 let rows = sqlx::query(
                     "SELECT u.*, r.role_name FROM ( \
-                       SELECT user_id, email, username, password_hash, is_active, \
+                       SELECT user_id, email, username, password_hash, is_active, email_verified, \
                          created_at, last_login_at, last_activity_at \
                        FROM users WHERE user_id = $1 AND EXISTS ( \
                          SELECT 1 FROM sessions s WHERE s.session_id = $2 \
@@ -172,14 +175,14 @@ macro_rules! user_store {
                 // Usernames cannot contain '@', so the two columns never compete for one input.
                 let sql = if login_lower.contains('@') {
                     "SELECT u.*, r.role_name FROM ( \
-                       SELECT user_id, email, username, password_hash, is_active, \
+                       SELECT user_id, email, username, password_hash, is_active, email_verified, \
                          created_at, last_login_at, last_activity_at \
                        FROM users WHERE email_lower = $1 \
                      ) u LEFT JOIN user_roles r ON r.user_id = u.user_id \
                      ORDER BY r.role_name"
                 } else {
                     "SELECT u.*, r.role_name FROM ( \
-                       SELECT user_id, email, username, password_hash, is_active, \
+                       SELECT user_id, email, username, password_hash, is_active, email_verified, \
                          created_at, last_login_at, last_activity_at \
                        FROM users WHERE username_lower = $1 \
                      ) u LEFT JOIN user_roles r ON r.user_id = u.user_id \
@@ -190,7 +193,7 @@ macro_rules! user_store {
 
             async fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
                 let rows = sqlx::query(
-                    "SELECT user_id, email, username, password_hash, is_active, created_at, \
+                    "SELECT user_id, email, username, password_hash, is_active, email_verified, created_at, \
                        last_login_at, last_activity_at \
                      FROM users \
                      WHERE ($1 IS NULL OR user_id > $1) \
