@@ -27,7 +27,7 @@ pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
 use crate::service::AuthState;
-use routes::{admin, auth, meta, users};
+use routes::{admin, auth, meta, recovery, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -80,6 +80,11 @@ where
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::reset_password))
+        .routes(routes!(recovery::request_verification))
+        .routes(routes!(recovery::verify_email))
+        .routes(routes!(recovery::change_email))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::sessions))
@@ -91,6 +96,7 @@ where
             admin::delete_user
         ))
         .routes(routes!(admin::unlock_user))
+        .routes(routes!(admin::send_reset))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(meta::jwks))

@@ -203,10 +203,9 @@ pub trait OutboxStore: Send + Sync + 'static {
 /// One-time tokens: only their keyed hash is stored, and each is used at most once.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// Store `token` and enqueue `mail` in one transaction, using up every older unused token
+    /// Store `token` and enqueue `mails` in one transaction, using up every older unused token
     /// of the same user and purpose (a newer link voids the older ones).
-    async fn issue_token(&self, token: &NewOneTimeToken, mail: Option<&NewMail>)
-    -> StoreResult<()>;
+    async fn issue_token(&self, token: &NewOneTimeToken, mails: &[NewMail]) -> StoreResult<()>;
     /// Create a user (as [`UserStore::create_user`]) with their first token and its mail, in
     /// one transaction.
     async fn create_user_with_token(

@@ -145,7 +145,9 @@ async fn token_grant(
 
 fn oauth_login_error(e: Error) -> OAuthError {
     match e {
-        Error::Deactivated => OAuthError::new(OAuthErrorCode::InvalidGrant, e.to_string()),
+        Error::Deactivated | Error::EmailNotVerified => {
+            OAuthError::new(OAuthErrorCode::InvalidGrant, e.to_string())
+        }
         other => other.into(),
     }
 }

@@ -157,10 +157,10 @@ async fn purge_deletes_only_mails_done_before_the_retention(s: Arc<dyn Store>) {
 /// A reset token sets the password once; issuing a newer one voids the older.
 async fn a_token_is_used_once_and_a_newer_one_voids_the_older(s: Arc<dyn Store>) {
     let user = create(s.as_ref(), "alice").await;
-    s.issue_token(&token(user.id, "old", "reset", &user.email), None)
+    s.issue_token(&token(user.id, "old", "reset", &user.email), &[])
         .await
         .unwrap();
-    s.issue_token(&token(user.id, "new", "reset", &user.email), None)
+    s.issue_token(&token(user.id, "new", "reset", &user.email), &[])
         .await
         .unwrap();
     assert_eq!(s.reset_password("old", "$h1", NOW + 1).await.unwrap(), None);
@@ -185,7 +185,7 @@ async fn a_token_is_used_once_and_a_newer_one_voids_the_older(s: Arc<dyn Store>)
 /// Ten concurrent uses of one reset token: exactly one sets the password.
 async fn concurrent_uses_of_one_reset_token_succeed_once(s: Arc<dyn Store>) {
     let user = create(s.as_ref(), "bob").await;
-    s.issue_token(&token(user.id, "t", "reset", &user.email), None)
+    s.issue_token(&token(user.id, "t", "reset", &user.email), &[])
         .await
         .unwrap();
     let tasks: Vec<_> = (0..10)
@@ -206,7 +206,7 @@ async fn concurrent_uses_of_one_reset_token_succeed_once(s: Arc<dyn Store>) {
 /// A token is refused at its expiry; a password change voids outstanding reset tokens.
 async fn expired_tokens_and_password_changes_void_reset_tokens(s: Arc<dyn Store>) {
     let user = create(s.as_ref(), "carol").await;
-    s.issue_token(&token(user.id, "a", "reset", &user.email), None)
+    s.issue_token(&token(user.id, "a", "reset", &user.email), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -215,7 +215,7 @@ async fn expired_tokens_and_password_changes_void_reset_tokens(s: Arc<dyn Store>
         "expired"
     );
     assert_eq!(s.purge_tokens(NOW + HOUR + 1).await.unwrap(), 1);
-    s.issue_token(&token(user.id, "b", "reset", &user.email), None)
+    s.issue_token(&token(user.id, "b", "reset", &user.email), &[])
         .await
         .unwrap();
     s.set_password_hash(user.id, "$changed").await.unwrap();
@@ -225,12 +225,12 @@ async fn expired_tokens_and_password_changes_void_reset_tokens(s: Arc<dyn Store>
 /// `verify` marks the account verified only while its address is the link's, once.
 async fn verification_confirms_only_the_address_the_link_was_sent_to(s: Arc<dyn Store>) {
     let user = create(s.as_ref(), "dave").await;
-    s.issue_token(&token(user.id, "other", "verify", "someone@else.io"), None)
+    s.issue_token(&token(user.id, "other", "verify", "someone@else.io"), &[])
         .await
         .unwrap();
     assert_eq!(s.confirm_email("other", "verify", NOW).await.unwrap(), None);
     // The stored address is `dave@Example.com`: the link's case does not matter.
-    s.issue_token(&token(user.id, "v", "verify", "DAVE@example.com"), None)
+    s.issue_token(&token(user.id, "v", "verify", "DAVE@example.com"), &[])
         .await
         .unwrap();
     assert_eq!(

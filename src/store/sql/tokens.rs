@@ -78,11 +78,11 @@ macro_rules! token_store {
             async fn issue_token(
                 &self,
                 token: &NewOneTimeToken,
-                mail: Option<&NewMail>,
+                mails: &[NewMail],
             ) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 insert_token(&mut tx, token).await?;
-                if let Some(mail) = mail {
+                for mail in mails {
                     insert_mail(&mut tx, mail).await?;
                 }
                 Ok(tx.commit().await?)
