@@ -254,12 +254,9 @@ async fn verification_confirms_only_the_address_the_link_was_sent_to(s: Arc<dyn 
 /// meanwhile, `Conflict("email")` and the token stays usable.
 async fn an_email_change_to_a_taken_address_conflicts_and_keeps_the_token(s: Arc<dyn Store>) {
     let user = create(s.as_ref(), "erin").await;
-    s.issue_token(
-        &token(user.id, "c", "email_change", "New@example.com"),
-        None,
-    )
-    .await
-    .unwrap();
+    s.issue_token(&token(user.id, "c", "email_change", "New@example.com"), &[])
+        .await
+        .unwrap();
     let mut taker = new_user("taker");
     taker.email = "new@EXAMPLE.com".into();
     taker.email_lower = "new@example.com".into();
