@@ -161,3 +161,44 @@ both!(
         assert_similar_timing("/auth/password/forgot", existing, missing);
     }
 );
+
+// Requirement: a mail refused for good (550) is given up, not retried forever, and the
+// give-up is audited (`mail_failed`).
+both!(
+    a_permanently_refused_mail_is_given_up_and_audited,
+    &[WITH_MAIL],
+    |app| async move {
+        // Arrange
+        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        let user = TestUser {
+            email: format!("permfail-{}", TestUser::generate().email),
+            ..TestUser::generate()
+        };
+        // Act
+        assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
+        // Assert
+        let start = std::time::Instant::now();
+        loop {
+            let page: serde_json::Value = app
+                .get("/admin/audit?type=mail_failed", Some(&admin.access))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let events = page["items"].as_array().cloned().unwrap_or_default();
+            if let Some(event) = events.first() {
+                assert!(
+                    event["detail"].as_str().unwrap().contains("verify_email"),
+                    "{event}"
+                );
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no mail_failed event: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(INBOX.to(&user.email).is_empty());
+    }
+);

@@ -5,7 +5,8 @@
 //! `smtp+insecure://127.0.0.1:<port>` ([`WITH_MAIL`]) and speak SMTP over TCP to it as to any
 //! server. Tests use fresh random addresses, so filtering by recipient keeps them apart.
 //! Recipients starting `tempfail-` are refused once with 451 (a transient error) at RCPT, so
-//! the first attempt to each fails and a retry succeeds.
+//! the first attempt to each fails and a retry succeeds; recipients starting `permfail-` are
+//! refused with 550 (a permanent error) every time.
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -83,7 +84,10 @@ async fn session(
                 .trim()
                 .trim_matches(|c| c == '<' || c == '>')
                 .to_owned();
-            if addr.starts_with("tempfail-") && refused.lock().unwrap().insert(addr.clone()) {
+            if addr.starts_with("permfail-") {
+                b"550 5.1.1 no such user\r\n"
+            } else if addr.starts_with("tempfail-") && refused.lock().unwrap().insert(addr.clone())
+            {
                 b"451 4.3.0 try again later\r\n"
             } else {
                 to.push(addr);
