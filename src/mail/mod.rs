@@ -39,7 +39,8 @@ pub struct MailConfig {
     /// `AUTHGATE_SMTP_URL`; `None` for `.eml` files under `file_dir`.
     pub smtp_url: Option<String>,
     pub file_dir: PathBuf,
-    pub from: String,
+    /// `AUTHGATE_MAIL_FROM`; `None`: `<product name> <no-reply@localhost>`.
+    pub from: Option<String>,
     pub product_name: String,
     pub templates_dir: Option<PathBuf>,
 }
@@ -60,10 +61,15 @@ impl Mailer {
             Some(url) => Transport::smtp(url)?,
             None => Transport::files(cfg.file_dir.clone()),
         };
-        let from: Mailbox = cfg
-            .from
-            .parse()
-            .with_context(|| format!("AUTHGATE_MAIL_FROM {:?} is not a mail address", cfg.from))?;
+        let from: Mailbox = match &cfg.from {
+            Some(from) => from
+                .parse()
+                .with_context(|| format!("AUTHGATE_MAIL_FROM {from:?} is not a mail address"))?,
+            None => Mailbox::new(
+                Some(cfg.product_name.trim().to_owned()),
+                "no-reply@localhost".parse()?,
+            ),
+        };
         let templates = Templates::load(cfg.templates_dir.as_deref())?;
         if cfg.product_name.trim().is_empty() {
             bail!("AUTHGATE_PRODUCT_NAME must not be empty");
@@ -169,6 +175,23 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_sender_is_the_product_name_and_a_bad_one_is_refused() {
+        let mut cfg = MailConfig {
+            smtp_url: None,
+            file_dir: PathBuf::from("unused"),
+            from: None,
+            product_name: "Acme, Inc.".into(),
+            templates_dir: None,
+        };
+        let mailer = Mailer::new(&cfg).unwrap();
+        assert_eq!(mailer.from.name.as_deref(), Some("Acme, Inc."));
+        assert!(!mailer.delivers());
+        cfg.from = Some("not an address".into());
+        let e = Mailer::new(&cfg).err().unwrap().to_string();
+        assert!(e.contains("AUTHGATE_MAIL_FROM"), "{e}");
+    }
 
     #[test]
     fn links_default_to_authgate_pages_and_need_a_token_placeholder() {

@@ -121,9 +121,7 @@ impl Recovery {
         let mailer = Mailer::new(&MailConfig {
             smtp_url: settings.smtp_url.as_ref().map(|s| s.0.clone()),
             file_dir: settings.data_dir.join("mail"),
-            from: settings.mail_from.clone().unwrap_or_else(|| {
-                format!("{} <no-reply@localhost>", settings.product_name.trim())
-            }),
+            from: settings.mail_from.clone(),
             product_name: settings.product_name.clone(),
             templates_dir: settings.mail_templates.clone(),
         })?;
@@ -146,7 +144,7 @@ impl Recovery {
         let mailer = Mailer::new(&MailConfig {
             smtp_url: None,
             file_dir: std::path::PathBuf::from("./data/mail"),
-            from: "authgate <no-reply@localhost>".to_owned(),
+            from: None,
             product_name: "authgate".to_owned(),
             templates_dir: None,
         })?;
