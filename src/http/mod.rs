@@ -8,6 +8,7 @@ mod json;
 mod middleware;
 mod oauth;
 mod openapi;
+mod pages;
 mod problem;
 mod routes;
 
@@ -38,7 +39,8 @@ use routes::{admin, auth, meta, recovery, users};
          (name = "users", description = "The signed-in user's own account"),
          (name = "admin", description = "User and role management"),
          (name = "discovery", description = "Keys and metadata for verifying our tokens"),
-         (name = "health", description = "Liveness and readiness"))
+         (name = "health", description = "Liveness and readiness"),
+         (name = "pages", description = "HTML pages for the links authgate mails (no JavaScript needed)"))
 )]
 struct ApiDoc;
 
@@ -104,6 +106,14 @@ where
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
+        .routes(routes!(
+            pages::reset_password_page,
+            pages::reset_password_submit
+        ))
+        .routes(routes!(
+            pages::verify_email_page,
+            pages::verify_email_submit
+        ))
 }
 
 /// The whole authgate API as a router for any host state that contains an [`AuthState`].

@@ -82,6 +82,11 @@ impl Mailer {
         })
     }
 
+    /// The product name mails (and authgate's pages) are signed with.
+    pub fn product_name(&self) -> &str {
+        &self.product_name
+    }
+
     /// Where mail goes, for the start-up log (never a password).
     pub fn describe(&self) -> String {
         self.transport.describe()

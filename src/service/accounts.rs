@@ -30,6 +30,18 @@ fn unsaved(new: NewUser) -> User {
 }
 
 impl AuthState {
+    /// The product name (AUTHGATE_PRODUCT_NAME) pages and mails are signed with.
+    pub fn product_name(&self) -> &str {
+        self.issuer()
+            .map_or("authgate", |issuer| issuer.recovery.mailer.product_name())
+    }
+
+    /// The shortest password the policy accepts (for forms that say so up front).
+    pub fn min_password_length(&self) -> usize {
+        self.issuer()
+            .map_or(8, |issuer| issuer.cfg.min_password_length)
+    }
+
     /// Create an account with the `user` role and enqueue its verification mail (in the same
     /// transaction). Input is validated field by field (422 with every problem at once); a
     /// taken username is 409, and so is a taken e-mail unless AUTHGATE_REQUIRE_VERIFIED_EMAIL

@@ -37,6 +37,7 @@ mod library;
 mod login;
 mod logout;
 mod migrations;
+mod pages;
 mod password;
 mod password_policy;
 mod races;
