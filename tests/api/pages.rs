@@ -270,20 +270,47 @@ both!(
     }
 );
 
-// Requirement: what a page puts in HTML is escaped: a token with markup in it comes back inert.
+// Requirement: what a page puts in HTML is escaped: a token with markup in it comes back inert;
+// a link whose token is cut or altered is told so before anyone types a password.
 both!(page_values_are_html_escaped, |app| async move {
     // Act
-    let resp = app
+    let hostile = r#""><script>alert(1)</script>"#;
+    let body = form(&[
+        ("token", hostile),
+        ("new_password", "one long passphrase 1"),
+        ("confirm_password", "another long passphrase 2"),
+    ]);
+    let page = html(
+        app.post_form("/reset-password", &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let cut = app
         .client
-        .get(app.url("/reset-password?token=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+        .get(app.url("/reset-password?token=abcDEF123_-"))
         .send()
         .await
         .unwrap();
-    let page = html(resp, StatusCode::OK).await;
+    let markup = app
+        .client
+        .get(app.url("/verify-email?token=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+        .send()
+        .await
+        .unwrap();
     // Assert
     assert!(!page.contains("<script>alert(1)</script>"), "{page}");
     assert!(
         page.contains("&lt;script&gt;") || page.contains("&#x3c;script"),
         "{page}"
+    );
+    assert!(
+        html(cut, StatusCode::BAD_REQUEST)
+            .await
+            .contains("cut short")
+    );
+    assert!(
+        html(markup, StatusCode::BAD_REQUEST)
+            .await
+            .contains("cut short")
     );
 });

@@ -57,9 +57,12 @@ static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
 
 /// The query of a mailed link.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LinkQuery {
-    /// The one-time token from the e-mail.
-    token: Option<String>,
+    /// The one-time token from the e-mail: 32 random bytes, base64url (a link without one, or
+    /// with a cut or altered one, gets a 400 page).
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
+    token: String,
 }
 
 /// The new-password form (`application/x-www-form-urlencoded`).
@@ -219,14 +222,19 @@ pub async fn verify_email_submit(
     }
 }
 
-/// The token of a link, if it has one that is not blank.
+/// The token of a link, if it has the shape of one authgate mails. A cut link (mail programs
+/// wrap long lines) is told so at once, before anyone types a password.
 fn link_token(
     query: Result<Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Option<String> {
     let Ok(Query(LinkQuery { token })) = query else {
         return None;
     };
-    token.filter(|t| !t.trim().is_empty())
+    let well_formed = token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then_some(token)
 }
 
 fn reset_form(auth: &AuthState, status: StatusCode, token: &str, errors: &[String]) -> Response {
@@ -248,7 +256,7 @@ fn incomplete_link(auth: &AuthState) -> Response {
         StatusCode::BAD_REQUEST,
         "error",
         "Incomplete link",
-        "This link is missing its token. Open the link from the e-mail again; if your mail \
+        "This link is missing its token or has been cut short. Open the link from the e-mail again; if your mail \
          program split it over two lines, copy the whole address into the browser.",
     )
 }
