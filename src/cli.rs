@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, and `user create | set-role | deactivate | unlock`.
+//! The command line: `serve`, `migrate`, and `user create | set-role | deactivate | unlock |
+//! reset-link`.
 //! Every command takes the same settings (flags or `AUTHGATE_*` variables). User commands go
 //! through the same services as the API (`AuthState`), never straight to the store.
 
@@ -73,6 +74,14 @@ pub enum UserCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Print a one-time password reset link for a user, for operators without mail (it voids
+    /// the user's older reset links; it works once, for AUTHGATE_RESET_TTL).
+    ResetLink {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 /// The settings of whichever command runs (for logging set-up).
@@ -83,7 +92,8 @@ fn settings_of(command: &Command) -> &Settings {
             UserCommand::Create { settings, .. }
             | UserCommand::SetRole { settings, .. }
             | UserCommand::Deactivate { settings, .. }
-            | UserCommand::Unlock { settings, .. },
+            | UserCommand::Unlock { settings, .. }
+            | UserCommand::ResetLink { settings, .. },
         ) => settings,
     }
 }
@@ -194,6 +204,18 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("{email} unlocked; failed logins forgotten");
+        }
+        UserCommand::ResetLink { email, settings } => {
+            let state = AuthState::from_settings(&settings).await?;
+            let link = state
+                .reset_link(&email, &Actor::system())
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound(_) => anyhow::anyhow!("no user with e-mail {email}"),
+                    other => describe(other),
+                })?;
+            // The link is a secret: it goes to stdout only, never to the log.
+            println!("{link}");
         }
     }
     Ok(())

@@ -36,6 +36,7 @@ mod config;
 mod domain;
 mod hashing;
 mod http;
+mod mail;
 mod revocation;
 mod serve;
 mod service;

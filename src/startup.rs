@@ -45,7 +45,32 @@ impl Application {
         for warning in settings.warnings() {
             tracing::warn!("insecure setting: {warning}");
         }
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("could not listen on {}", settings.bind))?;
+        let bound = listener.local_addr()?;
+        let mut settings = settings;
+        if settings.public_url.is_none() && settings.smtp_url.is_none() {
+            // The embedded default: links in the mail files point at this very server.
+            let ip = if bound.ip().is_unspecified() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                bound.ip()
+            };
+            let host = std::net::SocketAddr::new(ip, bound.port());
+            settings.public_url = Some(format!("http://{host}"));
+        }
         let state = AuthState::from_settings_with_clock(&settings, clock).await?;
+        if let Some((target, delivered)) = state.mail_transport() {
+            if delivered {
+                tracing::info!("mail goes to {target}");
+            } else {
+                tracing::warn!(
+                    "mail is NOT delivered: no AUTHGATE_SMTP_URL, so each mail is written as {target} \
+                     (set AUTHGATE_SMTP_URL, AUTHGATE_MAIL_FROM and AUTHGATE_PUBLIC_URL to send it)"
+                );
+            }
+        }
         let layers = ServerLayers::from_settings(&settings);
         let app = apply_server_layers(
             routes
@@ -54,10 +79,7 @@ impl Application {
                 .with_state(state.clone()),
             &layers,
         );
-        let listener = TcpListener::bind(settings.bind)
-            .await
-            .with_context(|| format!("could not listen on {}", settings.bind))?;
-        let port = listener.local_addr()?.port();
+        let port = bound.port();
         let header_timeout = Duration::from_secs(settings.header_timeout.unsigned_abs());
         let limits = ConnectionLimits::new(header_timeout, settings.max_connections);
         Ok(Self {

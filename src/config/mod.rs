@@ -148,6 +148,49 @@ pub struct Settings {
     /// How long audit-log events are kept.
     #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub audit_retention: i64,
+    /// SMTP server for mail: `smtps://user:pass@host:465`, `smtp://user:pass@host:587`
+    /// (STARTTLS required) or `smtp+insecure://localhost:1025` (a local catcher; loopback only).
+    /// Unset: mails are written as `.eml` files under `<data-dir>/mail/` and not delivered.
+    #[arg(long, env = "AUTHGATE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+    /// The sender of every mail (`Name <address>`); required with AUTHGATE_SMTP_URL.
+    #[arg(long, env = "AUTHGATE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// The base URL of every link in mails (`https://auth.example.com`); required with
+    /// AUTHGATE_SMTP_URL. Without SMTP it defaults to the server's own listen address.
+    #[arg(long, env = "AUTHGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where reset links point, for apps with their own page: `https://app.example/reset?token={token}`.
+    /// Default: authgate's own page, `<public-url>/reset-password?token={token}`.
+    #[arg(long, env = "AUTHGATE_RESET_URL")]
+    pub reset_url: Option<String>,
+    /// Where verification links point (`{token}` is replaced). Default:
+    /// `<public-url>/verify-email?token={token}`.
+    #[arg(long, env = "AUTHGATE_VERIFY_URL")]
+    pub verify_url: Option<String>,
+    /// A directory whose files replace the built-in mail templates of the same name.
+    #[arg(long, env = "AUTHGATE_MAIL_TEMPLATES")]
+    pub mail_templates: Option<PathBuf>,
+    /// The product name mails are signed with.
+    #[arg(long, env = "AUTHGATE_PRODUCT_NAME", default_value = "authgate")]
+    pub product_name: String,
+    /// Lifetime of a password reset link.
+    #[arg(long, env = "AUTHGATE_RESET_TTL", default_value = "30m", value_parser = parse_duration)]
+    pub reset_ttl: i64,
+    /// Lifetime of an e-mail verification link.
+    #[arg(long, env = "AUTHGATE_VERIFY_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub verify_ttl: i64,
+    /// Refuse logins of accounts whose address is not verified (403 `email_not_verified`),
+    /// and answer a registration with a taken address like any other (no enumeration).
+    #[arg(long, env = "AUTHGATE_REQUIRE_VERIFIED_EMAIL", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub require_verified_email: bool,
+    /// Password-reset and verification requests per client IP: `N/DURATION` or `off`.
+    #[arg(long, env = "AUTHGATE_RECOVERY_RATE_LIMIT", default_value = defaults::RECOVERY_RATE, value_parser = RateLimit::parse)]
+    pub recovery_rate_limit: RateLimit,
+    /// How long sent (or given-up) mails stay in the outbox.
+    #[arg(long, env = "AUTHGATE_MAIL_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub mail_retention: i64,
 }
 
 impl fmt::Debug for Settings {
@@ -158,6 +201,7 @@ impl fmt::Debug for Settings {
             .field("issuer", &self.issuer())
             .field("audience", &self.audience)
             .field("jwt_alg", &self.jwt_alg)
+            .field("smtp", &self.smtp_url.as_ref().map(|u| redact_url(&u.0)))
             .finish_non_exhaustive()
     }
 }
@@ -212,6 +256,11 @@ impl Settings {
             warnings.push(
                 "AUTHGATE_ACCOUNT_LOGIN_RATE_LIMIT=off: guesses from many addresses at one \
                  account are not limited",
+            );
+        }
+        if self.recovery_rate_limit.0.is_none() {
+            warnings.push(
+                "AUTHGATE_RECOVERY_RATE_LIMIT=off: one client may request reset mails without limit",
             );
         }
         if self.lockout_threshold == 0 {
@@ -294,6 +343,26 @@ impl Settings {
         if self.lockout_max < self.lockout_duration {
             bail!("AUTHGATE_LOCKOUT_MAX must not be shorter than AUTHGATE_LOCKOUT_DURATION");
         }
+        if self.smtp_url.is_some() {
+            if self.public_url.is_none() {
+                bail!(
+                    "AUTHGATE_PUBLIC_URL is required with AUTHGATE_SMTP_URL: it is the base of \
+                     every link in the mails (e.g. https://auth.example.com)"
+                );
+            }
+            if self.mail_from.is_none() {
+                bail!(
+                    "AUTHGATE_MAIL_FROM is required with AUTHGATE_SMTP_URL (e.g. \
+                     \"Example <no-reply@example.com>\")"
+                );
+            }
+        }
+        if !(60..=86_400).contains(&self.reset_ttl) {
+            bail!("AUTHGATE_RESET_TTL must be between 1m and 24h");
+        }
+        if !(60..=30 * 86_400).contains(&self.verify_ttl) {
+            bail!("AUTHGATE_VERIFY_TTL must be between 1m and 30d");
+        }
         for origin in &self.cors_origins {
             if origin == "*" {
                 bail!("AUTHGATE_CORS_ORIGINS=* is not allowed: list the origins");
@@ -357,6 +426,20 @@ mod tests {
             (vec!["--lockout-duration", "1h"], "must not be shorter"),
             (vec!["--max-sessions-per-user", "0"], "between 1 and 10000"),
             (
+                vec!["--smtp-url", "smtps://m.example.com"],
+                "AUTHGATE_PUBLIC_URL is required",
+            ),
+            (
+                vec![
+                    "--smtp-url",
+                    "smtps://m.example.com",
+                    "--public-url",
+                    "https://a",
+                ],
+                "AUTHGATE_MAIL_FROM is required",
+            ),
+            (vec!["--reset-ttl", "2d"], "between 1m and 24h"),
+            (
                 vec!["--jwt-secret", "q8Xv3LrT0pZ2mN7sKc4yWb9eHf1gJd6uAo5iRtE="],
                 "only used with",
             ),
@@ -373,6 +456,8 @@ mod tests {
             [
                 "--database-url",
                 "postgres://u:hunter2@db/x",
+                "--smtp-url",
+                "smtps://u:hunter3@mail.example.com",
                 "--jwt-secret",
                 "topsecretvalue",
             ]
@@ -381,7 +466,9 @@ mod tests {
         .unwrap();
         let shown = format!("{s:?} {:?}", s.jwt_secret);
         assert!(
-            !shown.contains("hunter2") && !shown.contains("topsecretvalue"),
+            !shown.contains("hunter2")
+                && !shown.contains("hunter3")
+                && !shown.contains("topsecretvalue"),
             "{shown}"
         );
     }

@@ -322,3 +322,49 @@ pub struct AuditPage {
     /// Pass as `after` for the next page; null on the last page.
     pub next: Option<i64>,
 }
+
+/// `POST /auth/password/forgot` and `POST /auth/verify-email/request`.
+#[derive(Deserialize, ToSchema)]
+pub struct EmailRequest {
+    #[schema(example = "alice@example.com", format = Email, max_length = 254)]
+    pub email: String,
+}
+
+/// `POST /auth/password/reset`.
+#[derive(Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The `token` of the reset link.
+    #[schema(max_length = 128)]
+    pub token: String,
+    /// The same policy as at registration.
+    #[schema(min_length = 8, max_length = 128)]
+    pub new_password: String,
+}
+
+/// `POST /auth/verify-email`.
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The `token` of the verification (or e-mail change) link.
+    #[schema(max_length = 128)]
+    pub token: String,
+}
+
+/// `POST /users/me/email`.
+#[derive(Deserialize, ToSchema)]
+pub struct ChangeEmailRequest {
+    #[schema(example = "alice@example.org", format = Email, max_length = 254)]
+    pub new_email: String,
+    pub current_password: String,
+}
+
+/// The answer to a request whose outcome is mailed (or not) later.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AcceptedResponse {
+    /// Always `accepted`.
+    #[schema(example = "accepted")]
+    pub status: &'static str,
+}
+
+impl AcceptedResponse {
+    pub const ACCEPTED: Self = Self { status: "accepted" };
+}

@@ -8,6 +8,7 @@ mod json;
 mod middleware;
 mod oauth;
 mod openapi;
+mod pages;
 mod problem;
 mod routes;
 
@@ -27,7 +28,7 @@ pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
 use crate::service::AuthState;
-use routes::{admin, auth, meta, users};
+use routes::{admin, auth, meta, recovery, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,7 +39,8 @@ use routes::{admin, auth, meta, users};
          (name = "users", description = "The signed-in user's own account"),
          (name = "admin", description = "User and role management"),
          (name = "discovery", description = "Keys and metadata for verifying our tokens"),
-         (name = "health", description = "Liveness and readiness"))
+         (name = "health", description = "Liveness and readiness"),
+         (name = "pages", description = "HTML pages for the links authgate mails (no JavaScript needed)"))
 )]
 struct ApiDoc;
 
@@ -80,6 +82,11 @@ where
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::reset_password))
+        .routes(routes!(recovery::request_verification))
+        .routes(routes!(recovery::verify_email))
+        .routes(routes!(recovery::change_email))
         .routes(routes!(users::me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::sessions))
@@ -91,6 +98,7 @@ where
             admin::delete_user
         ))
         .routes(routes!(admin::unlock_user))
+        .routes(routes!(admin::send_reset))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(meta::jwks))
@@ -98,6 +106,14 @@ where
         .routes(routes!(meta::openid_configuration))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
+        .routes(routes!(
+            pages::reset_password_page,
+            pages::reset_password_submit
+        ))
+        .routes(routes!(
+            pages::verify_email_page,
+            pages::verify_email_submit
+        ))
 }
 
 /// The whole authgate API as a router for any host state that contains an [`AuthState`].

@@ -13,10 +13,40 @@ use crate::domain::{ClientInfo, Email, Limit, Password, Username, login_key, rol
 use crate::hashing::Verdict;
 use crate::store::{NewUser, UserRecord};
 
+/// What registration answers for an address that has an account: the account it would have
+/// been, never stored.
+fn unsaved(new: NewUser) -> User {
+    User {
+        id: new.id,
+        email: new.email,
+        username: new.username,
+        roles: new.roles,
+        is_active: new.is_active,
+        email_verified: false,
+        created_at: new.created_at,
+        last_login_at: None,
+        last_activity_at: None,
+    }
+}
+
 impl AuthState {
-    /// Create an account with the `user` role. Input is validated field by field (422 with every
-    /// problem at once); a taken e-mail or username is 409; 429 beyond the client IP's
-    /// registration limit.
+    /// The product name (AUTHGATE_PRODUCT_NAME) pages and mails are signed with.
+    pub fn product_name(&self) -> &str {
+        self.issuer()
+            .map_or("authgate", |issuer| issuer.recovery.mailer.product_name())
+    }
+
+    /// The shortest password the policy accepts (for forms that say so up front).
+    pub fn min_password_length(&self) -> usize {
+        self.issuer()
+            .map_or(8, |issuer| issuer.cfg.min_password_length)
+    }
+
+    /// Create an account with the `user` role and enqueue its verification mail (in the same
+    /// transaction). Input is validated field by field (422 with every problem at once); a
+    /// taken username is 409, and so is a taken e-mail unless AUTHGATE_REQUIRE_VERIFIED_EMAIL
+    /// is on: then the answer is the same as for a new account (a user nobody can sign in as)
+    /// and the address's owner gets a mail instead. 429 beyond the client IP's limit.
     pub async fn register(
         &self,
         email: &str,
@@ -25,12 +55,23 @@ impl AuthState {
         client: &ClientInfo,
     ) -> Result<User> {
         self.check_rate(Limit::Register, client).await?;
-        let user = self
-            .create_user(email, password, username, vec![role::USER.to_owned()])
+        let new = self
+            .new_user(email, password, username, vec![role::USER.to_owned()])
             .await?;
+        let user = match self.create_with_verification(&new).await {
+            Ok(user) => user,
+            // SECURITY: no account enumeration through registration (R23): the same 201 body,
+            // after the same hashing, for an address that has an account.
+            Err(Error::Conflict("email")) if self.hides_taken_emails() => {
+                self.notify_taken_email(&new, client).await?;
+                return Ok(unsaved(new));
+            }
+            Err(e) => return Err(e),
+        };
+        info!(user_id = %user.id, "user registered");
         let event = Event::new(EventKind::UserRegistered, client).user(user.id);
         self.audit(event).await;
-        Ok(user)
+        Ok(user.into())
     }
 
     /// Create an account with the given roles (the CLI's `user create`).
@@ -41,6 +82,20 @@ impl AuthState {
         username: Option<&str>,
         roles: Vec<String>,
     ) -> Result<User> {
+        let new = self.new_user(email, password, username, roles).await?;
+        let user = self.issuer()?.store.create_user(&new).await?;
+        info!(user_id = %user.id, "user registered");
+        Ok(user.into())
+    }
+
+    /// Validate the fields of a new account and hash its password.
+    async fn new_user(
+        &self,
+        email: &str,
+        password: String,
+        username: Option<&str>,
+        roles: Vec<String>,
+    ) -> Result<NewUser> {
         let issuer = self.issuer()?;
         let mut fields = FieldCheck::default();
         let identifiers = [email.trim(), username.map_or("", str::trim)];
@@ -58,9 +113,8 @@ impl AuthState {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(anyhow::anyhow!("a field parsed without a value").into());
         };
-        let now = self.clock().now();
         let hash = issuer.hasher.hash(&password).await?;
-        let new = NewUser {
+        Ok(NewUser {
             id: Uuid::now_v7(),
             email: email.as_str().to_owned(),
             email_lower: email.lower().to_owned(),
@@ -70,11 +124,8 @@ impl AuthState {
             roles,
             is_active: true,
             email_verified: false,
-            created_at: now,
-        };
-        let user = issuer.store.create_user(&new).await?;
-        info!(user_id = %user.id, "user registered");
-        Ok(user.into())
+            created_at: self.clock().now(),
+        })
     }
 
     /// Check a login name (e-mail or username) and password, under the client IP's login limit
@@ -177,6 +228,10 @@ impl AuthState {
             .check_credentials(login, password, device_token, &client)
             .await?;
         let issuer = self.issuer()?;
+        if issuer.recovery.require_verified_email && !user.email_verified {
+            // Only someone who knows the password learns this.
+            return Err(Error::EmailNotVerified);
+        }
         issuer
             .store
             .record_login(user.id, self.clock().now())

@@ -33,11 +33,22 @@ pub enum EventKind {
     UserDeactivated,
     UserActivated,
     UserDeleted,
+    /// A reset link was issued (by mail, an admin or the CLI).
+    PasswordResetRequested,
+    PasswordReset,
+    VerificationRequested,
+    EmailVerified,
+    EmailChangeRequested,
+    EmailChanged,
+    /// A registration with an address that has an account (AUTHGATE_REQUIRE_VERIFIED_EMAIL: answered like a new one).
+    SignupWithTakenEmail,
+    /// A mail given up after its last attempt.
+    MailFailed,
 }
 
 impl EventKind {
     /// Every kind, for validating filters.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 24] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -54,6 +65,14 @@ impl EventKind {
         Self::UserDeactivated,
         Self::UserActivated,
         Self::UserDeleted,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::VerificationRequested,
+        Self::EmailVerified,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::SignupWithTakenEmail,
+        Self::MailFailed,
     ];
 
     /// The stable name stored and filtered on.
@@ -75,6 +94,14 @@ impl EventKind {
             Self::UserDeactivated => "user_deactivated",
             Self::UserActivated => "user_activated",
             Self::UserDeleted => "user_deleted",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::VerificationRequested => "verification_requested",
+            Self::EmailVerified => "email_verified",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::SignupWithTakenEmail => "signup_with_taken_email",
+            Self::MailFailed => "mail_failed",
         }
     }
 

@@ -34,6 +34,15 @@ pub enum Error {
     /// who knows the password.
     #[error("this account is deactivated")]
     Deactivated,
+    /// The right password for an account whose address is not verified, while
+    /// AUTHGATE_REQUIRE_VERIFIED_EMAIL is on. Answered only to someone who knows the password.
+    #[error(
+        "confirm your e-mail address first: open the link we sent (POST /auth/verify-email/request sends a new one)"
+    )]
+    EmailNotVerified,
+    /// A one-time link's token is unknown, used or expired: one answer for all three.
+    #[error("this link is invalid, already used or expired; request a new one")]
+    InvalidOneTimeToken,
     /// No such resource.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -108,6 +117,7 @@ pub enum ErrorCode {
     InvalidToken,
     InvalidRefreshToken,
     Forbidden,
+    EmailNotVerified,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -136,7 +146,10 @@ impl Error {
             Error::InvalidCredentials
             | Error::Unauthenticated { .. }
             | Error::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) | Error::Deactivated => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::Deactivated | Error::EmailNotVerified => {
+                StatusCode::FORBIDDEN
+            }
+            Error::InvalidOneTimeToken => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) | Error::LastAdmin => StatusCode::CONFLICT,
@@ -158,6 +171,8 @@ impl Error {
             Error::Unauthenticated { .. } => ErrorCode::InvalidToken,
             Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Error::Forbidden(_) | Error::Deactivated => ErrorCode::Forbidden,
+            Error::EmailNotVerified => ErrorCode::EmailNotVerified,
+            Error::InvalidOneTimeToken => ErrorCode::InvalidToken,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Error::Conflict(_) => ErrorCode::Conflict,

@@ -13,22 +13,28 @@ const PURGE_SECS: u64 = 600;
 
 /// Housekeeping running in the background for one [`AuthState`]; it stops when dropped.
 #[must_use = "housekeeping stops when this handle is dropped"]
-pub struct Housekeeping(tokio::task::JoinHandle<()>);
+pub struct Housekeeping {
+    timer: tokio::task::JoinHandle<()>,
+    mail_sender: tokio::task::JoinHandle<()>,
+}
 
 impl Drop for Housekeeping {
     fn drop(&mut self) {
-        self.0.abort();
+        self.timer.abort();
+        self.mail_sender.abort();
     }
 }
 
 impl AuthState {
     /// Start the timer that keeps this state in step with the database: revocations made by
-    /// the CLI or another instance every 3 s, purges every 10 minutes. `Application` starts it;
+    /// the CLI or another instance every 3 s, purges every 10 minutes; and the mail sender,
+    /// which delivers what the outbox holds (`super::outbox`). `Application` starts it;
     /// a host app that mounts `router()` itself calls this once and keeps the handle for as
     /// long as it serves. Without it, a logout made elsewhere never reaches this process.
     pub fn start_housekeeping(&self) -> Housekeeping {
         let state = self.clone();
-        Housekeeping(tokio::spawn(async move {
+        let mail_sender = self.spawn_mail_sender();
+        let timer = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(REVOCATION_SYNC_SECS));
             for ticks in 1u64.. {
                 tick.tick().await;
@@ -38,7 +44,8 @@ impl AuthState {
                     state.purge_expired().await;
                 }
             }
-        }))
+        });
+        Housekeeping { timer, mail_sender }
     }
 
     /// Readiness: `Unavailable` unless the database answers.
@@ -69,6 +76,13 @@ impl AuthState {
         }
         if let Err(e) = issuer.store.purge_device_tokens(now).await {
             tracing::warn!(error = %e, "device token purge failed");
+        }
+        let mail_before = now - issuer.recovery.mail_retention;
+        if let Err(e) = issuer.store.purge_mail(mail_before).await {
+            tracing::warn!(error = %e, "outbox purge failed");
+        }
+        if let Err(e) = issuer.store.purge_tokens(now).await {
+            tracing::warn!(error = %e, "one-time token purge failed");
         }
         let retention = issuer.cfg.audit_retention;
         if let Err(e) = issuer.store.purge_events(now - retention).await {

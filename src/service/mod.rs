@@ -1,5 +1,6 @@
 //! What authgate does, independent of HTTP: accounts, sessions, the authentication of an access
-//! token, admin changes, abuse limits, the audit log and housekeeping. Handlers, the CLI and
+//! token, admin changes, abuse limits, the audit log, housekeeping, and account recovery with
+//! its mail outbox. Handlers, the CLI and
 //! host apps (see `examples/tutorial_app.rs`) all call these `AuthState` methods; nothing above
 //! this layer touches the store.
 //!
@@ -14,6 +15,8 @@ mod authenticate;
 mod devices;
 mod error;
 mod housekeeping;
+mod outbox;
+mod recovery;
 mod remote;
 mod sessions;
 mod state;

@@ -55,26 +55,21 @@ impl AuthState {
             .await?;
         issuer.revocations.sessions_revoked(&ended, now);
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
-        self.issue_tokens(
-            user.id,
-            session.id,
-            user.roles.clone(),
-            token,
-            refresh_expires_in,
-        )
+        self.issue_tokens(user, session.id, token, refresh_expires_in)
     }
 
     fn issue_tokens(
         &self,
-        user: Uuid,
+        user: &UserRecord,
         session: Uuid,
-        roles: Vec<String>,
         refresh_token: String,
         refresh_expires_in: i64,
     ) -> Result<TokenPair> {
         let cfg = &self.issuer()?.cfg;
         let verifier = self.verifier();
-        let claims = verifier.claims(user, session, roles, self.clock().now(), cfg.access_ttl);
+        let now = self.clock().now();
+        let mut claims = verifier.claims(user.id, session, user.roles.clone(), now, cfg.access_ttl);
+        claims.email_verified = user.email_verified;
         Ok(TokenPair {
             access_token: verifier.sign(&claims)?,
             expires_in: cfg.access_ttl,
@@ -145,7 +140,7 @@ impl AuthState {
             return Err(Error::InvalidRefreshToken);
         }
         let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
-        self.issue_tokens(user.id, session.id, user.roles, child, refresh_expires_in)
+        self.issue_tokens(&user, session.id, child, refresh_expires_in)
     }
 
     /// End one live session of a user (deleting a device). Its access tokens die now.

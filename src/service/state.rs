@@ -19,6 +19,7 @@ use crate::domain::LockoutPolicy;
 use crate::domain::abuse::{AbusePolicy, MemoryBuckets, RepeatedEvents};
 use crate::domain::{ForwardedHeader, JwtAlg};
 use crate::hashing::Hasher;
+use crate::mail::{Links, MailConfig, Mailer};
 use crate::revocation::Revocations;
 use crate::store::Store;
 use crate::token::{KeyRing, Verifier, refresh};
@@ -81,6 +82,83 @@ pub(crate) struct Issuer {
     pub refresh_buckets: MemoryBuckets,
     /// Refusals held back from the audit log (see `super::audit`).
     pub repeated_events: RepeatedEvents,
+    /// The key one-time tokens are stored under (HMAC-SHA256), shared by every instance.
+    pub token_key: Vec<u8>,
+    /// Mail and the links in it (see `super::recovery`, `super::outbox`).
+    pub recovery: Recovery,
+}
+
+/// Account recovery and verification: where mails go, what their links look like, how long
+/// the links live.
+pub(crate) struct Recovery {
+    pub mailer: Mailer,
+    pub links: Links,
+    /// The base of authgate's own links (the sign-up notice points at it).
+    pub public_url: String,
+    pub reset_ttl: i64,
+    pub verify_ttl: i64,
+    /// Refuse logins of unverified accounts; answer taken addresses at registration like new.
+    pub require_verified_email: bool,
+    /// Seconds sent mails stay in the outbox.
+    pub mail_retention: i64,
+    /// Wakes this instance's sender when a mail is enqueued here.
+    pub wake: tokio::sync::Notify,
+}
+
+impl Recovery {
+    /// From the settings; a bad mail setting stops the start. Without AUTHGATE_PUBLIC_URL the
+    /// links point at the issuer (the bind address; `Application` sets the real port).
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| settings.issuer());
+        let links = Links::new(
+            &public_url,
+            settings.reset_url.as_deref(),
+            settings.verify_url.as_deref(),
+        )?;
+        let mailer = Mailer::new(&MailConfig {
+            smtp_url: settings.smtp_url.as_ref().map(|s| s.0.clone()),
+            file_dir: settings.data_dir.join("mail"),
+            from: settings.mail_from.clone(),
+            product_name: settings.product_name.clone(),
+            templates_dir: settings.mail_templates.clone(),
+        })?;
+        Ok(Self {
+            mailer,
+            links,
+            public_url,
+            reset_ttl: settings.reset_ttl,
+            verify_ttl: settings.verify_ttl,
+            require_verified_email: settings.require_verified_email,
+            mail_retention: settings.mail_retention,
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Defaults for a state built without settings (`AuthState::build`): mail as `.eml` files
+    /// under `./data/mail`, links under the issuer, the settings' default lifetimes. Reads no
+    /// environment.
+    fn fallback(issuer: &str) -> anyhow::Result<Self> {
+        let mailer = Mailer::new(&MailConfig {
+            smtp_url: None,
+            file_dir: std::path::PathBuf::from("./data/mail"),
+            from: None,
+            product_name: "authgate".to_owned(),
+            templates_dir: None,
+        })?;
+        Ok(Self {
+            mailer,
+            links: Links::new(issuer, None, None)?,
+            public_url: issuer.to_owned(),
+            reset_ttl: 30 * 60,
+            verify_ttl: 24 * 3600,
+            require_verified_email: false,
+            mail_retention: 7 * 86_400,
+            wake: tokio::sync::Notify::new(),
+        })
+    }
 }
 
 impl AuthState {
@@ -88,6 +166,17 @@ impl AuthState {
     /// runs a sign-and-verify self-test, and loads the persisted revocation list.
     pub async fn build(
         cfg: AuthConfig,
+        store: Arc<dyn Store>,
+        hs256_secret: Option<&[u8]>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let recovery = Recovery::fallback(&cfg.issuer)?;
+        Self::build_with_recovery(cfg, recovery, store, hs256_secret, clock).await
+    }
+
+    async fn build_with_recovery(
+        cfg: AuthConfig,
+        recovery: Recovery,
         store: Arc<dyn Store>,
         hs256_secret: Option<&[u8]>,
         clock: Clock,
@@ -100,6 +189,11 @@ impl AuthState {
         let revocations = Revocations::load(store.clone(), ttl, now).await?;
         let rotation_key = store
             .secret("refresh-rotation-key", &refresh::generate(), now)
+            .await?
+            .into_bytes();
+        // Created and shared exactly like the rotation key: the first instance's value wins.
+        let token_key = store
+            .secret("one-time-token-key", &refresh::generate(), now)
             .await?
             .into_bytes();
         let hasher = Hasher::new(
@@ -118,6 +212,8 @@ impl AuthState {
             activity: Mutex::new(HashMap::new()),
             refresh_buckets: MemoryBuckets::default(),
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
+            token_key,
+            recovery,
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -166,9 +262,10 @@ impl AuthState {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         settings.validate()?;
+        let recovery = Recovery::from_settings(settings)?;
         let store = open_store(settings).await?;
         let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
-        Self::build(auth_config(settings), store, secret, clock).await
+        Self::build_with_recovery(auth_config(settings), recovery, store, secret, clock).await
     }
 
     /// Open the configured database and apply its migrations (`authgate migrate`).
@@ -281,6 +378,7 @@ fn auth_config(settings: &Settings) -> AuthConfig {
             login: settings.login_rate_limit.rate(),
             register: settings.register_rate_limit.rate(),
             refresh: settings.refresh_rate_limit.rate(),
+            recovery: settings.recovery_rate_limit.rate(),
             lockout: (settings.lockout_threshold > 0).then_some(LockoutPolicy {
                 threshold: settings.lockout_threshold,
                 first_lock: settings.lockout_duration,

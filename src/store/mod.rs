@@ -3,7 +3,8 @@
 //!
 //! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
 //!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
-//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`Store`]: all of them, plus
+//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`OutboxStore`]: the e-mail outbox.
+//!   [`TokenStore`]: one-time tokens (reset, verification). [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
 //!   holds the `Arc<dyn Store>` that [`connect`] opens.
 //! - The SQL is in `sql/`, one file per trait (its module doc says how they are built); the
@@ -24,9 +25,9 @@ use uuid::Uuid;
 
 pub use devices::{DeviceStore, NewDeviceToken};
 pub use records::{
-    AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewSession, NewUser, Rate,
-    RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd, SessionRecord, StoredKey,
-    UserQuery, UserRecord,
+    AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewMail, NewOneTimeToken, NewSession,
+    NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd,
+    SessionRecord, StoredKey, TokenOwner, UserQuery, UserRecord,
 };
 pub use sql::connect;
 
@@ -173,11 +174,80 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn purge_events(&self, before: i64) -> StoreResult<u64>;
 }
 
+/// The e-mail outbox: mails are enqueued with the change that causes them and sent by a
+/// background task. A claim hides a row from other claims until `lease` seconds pass, so a
+/// mail is sent by one instance; a sender that dies mid-send leaves it due again after that.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Enqueue a mail on its own (no change goes with it), due now.
+    async fn enqueue_mail(&self, mail: &NewMail) -> StoreResult<()>;
+    /// Claim up to `limit` due mails (unsent, not given up, `next_attempt_at <= now`), oldest
+    /// first: each claimed row counts one more attempt and is due again only at `now + lease`.
+    /// Concurrent claims (other instances) never return the same row.
+    async fn claim_mail(&self, now: i64, lease: i64, limit: i64) -> StoreResult<Vec<QueuedMail>>;
+    /// The mail went out: stamp it sent and empty its context.
+    async fn mail_sent(&self, id: Uuid, now: i64) -> StoreResult<()>;
+    /// Sending failed: due again at `retry_at`, or, with `None`, given up for good (context
+    /// emptied). `error` is kept for the operator (no secrets in it).
+    async fn mail_failed(
+        &self,
+        id: Uuid,
+        retry_at: Option<i64>,
+        now: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Delete mails sent or given up before `before`; returns how many.
+    async fn purge_mail(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// One-time tokens: only their keyed hash is stored, and each is used at most once.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
+    /// Store `token` and enqueue `mails` in one transaction, using up every older unused token
+    /// of the same user and purpose (a newer link voids the older ones).
+    async fn issue_token(&self, token: &NewOneTimeToken, mails: &[NewMail]) -> StoreResult<()>;
+    /// Create a user (as [`UserStore::create_user`]) with their first token and its mail, in
+    /// one transaction.
+    async fn create_user_with_token(
+        &self,
+        user: &NewUser,
+        token: &NewOneTimeToken,
+        mail: &NewMail,
+    ) -> StoreResult<UserRecord>;
+    /// Who an unused, unexpired token of `purpose` belongs to, without using it.
+    async fn token_owner(
+        &self,
+        hash: &str,
+        purpose: &str,
+        now: i64,
+    ) -> StoreResult<Option<TokenOwner>>;
+    /// Use a reset token and set the password in one transaction (one atomic `UPDATE … WHERE
+    /// used_at IS NULL AND expires_at > now` decides): every other reset token of the user is
+    /// used up with it. `None` (nothing changed) for an unknown, used or expired token.
+    async fn reset_password(
+        &self,
+        hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<Uuid>>;
+    /// Use a `verify` or `email_change` token and confirm its address in one transaction:
+    /// `verify` marks the account verified if its address is still the one the link was sent
+    /// to; `email_change` makes the address the account's, verified. `Conflict("email")`
+    /// (nothing changed, the token still unused) when another account took the address
+    /// meanwhile; `None` for an unknown, used or expired token.
+    async fn confirm_email(&self, hash: &str, purpose: &str, now: i64)
+    -> StoreResult<Option<Uuid>>;
+    /// Delete tokens that expired before `before`; returns how many.
+    async fn purge_tokens(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// Everything authgate keeps: users, sessions, and the server's own state. Implementations must
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + GuardStore + AuditStore + DeviceStore {
+pub trait Store:
+    UserStore + SessionStore + GuardStore + AuditStore + DeviceStore + OutboxStore + TokenStore
+{
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap reachability check for `/readyz`.

@@ -188,3 +188,51 @@ pub struct AuditQuery {
     /// Events with a sequence number greater than this (pagination).
     pub after_seq: Option<i64>,
 }
+
+/// A mail to send, enqueued in the transaction of the change that causes it.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub id: Uuid,
+    /// The template (`reset_password`, `verify_email`, ...).
+    pub kind: String,
+    pub recipient: String,
+    /// The account the mail is about.
+    pub user_id: Option<Uuid>,
+    /// The template's values, as JSON (links included: emptied once sent).
+    pub context: String,
+    pub created_at: i64,
+}
+
+/// A mail claimed for sending.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: Uuid,
+    pub kind: String,
+    pub recipient: String,
+    pub user_id: Option<Uuid>,
+    pub context: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// A one-time token to store (only its keyed hash).
+#[derive(Debug, Clone)]
+pub struct NewOneTimeToken {
+    /// HMAC-SHA256 of the token under the server's secret, hex.
+    pub hash: String,
+    pub user_id: Uuid,
+    /// `reset`, `verify` or `email_change`.
+    pub purpose: &'static str,
+    /// The address the link goes to: the one it confirms for `verify` and `email_change`.
+    pub email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An unused, unexpired one-time token's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub user_id: Uuid,
+    pub email: String,
+}

@@ -36,6 +36,10 @@ pub struct AccessClaims {
     pub sid: Uuid,
     pub roles: Vec<String>,
     pub client_id: String,
+    /// The account's address was confirmed when the token was issued (absent in tokens issued
+    /// before the claim existed: false).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// Why a token was refused. Logged at debug level; never shown to the client (no oracle).
@@ -166,6 +170,7 @@ impl Verifier {
             sid: session,
             roles,
             client_id: CLIENT_ID.to_owned(),
+            email_verified: false,
         }
     }
 

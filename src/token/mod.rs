@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod keys;
+pub mod one_time;
 pub mod refresh;
 
 pub use access::{AccessClaims, TokenError, Verifier};

@@ -16,3 +16,7 @@ base=$(sed -n 's/^authgate listening on //p' "$data/out")
 curl -sf "$base/auth/register" -H 'content-type: application/json' \
   -d '{"email":"swagger@example.com","username":"swagger","password":"swagger ui password"}' > /dev/null
 node swagger.mjs "$base" swagger "swagger ui password" "${SCREENSHOT_DIR:-$data}"
+
+# The mailed links: verification and password reset through authgate's own pages, with the mail
+# read off a real SMTP receiver (tests/browser/recovery.mjs starts both it and the server).
+node recovery.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"

@@ -53,7 +53,7 @@ fn help_lists_every_setting() {
     }
 }
 
-// F20/R29: the server's logs (JSON, debug level) never contain a password or a token; SIGTERM stops it cleanly.
+// F20/R29: the server's logs (JSON, debug level) never contain a password, a token or a mailed link's token; SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,6 +106,16 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
         .json(&json!({"refresh_token": refresh}))
         .send()
         .await;
+    // A mailed link's token is in the query string of the page's URL.
+    let link_token = "LinkTokenThatMustNotBeLogged0123456789abcdef";
+    for page in ["reset-password", "verify-email"] {
+        let page = client
+            .get(format!("{base}/{page}?token={link_token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+    }
 
     sigterm(&child.0);
     let status = wait_exit(&mut child.0, Duration::from_secs(10)).expect("exits after SIGTERM");
@@ -124,6 +134,7 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
         &access,
         &refresh,
         access.split('.').nth(2).unwrap(),
+        link_token,
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }

@@ -185,3 +185,57 @@ async fn user_unlock_from_the_cli_lifts_a_lock() {
             .success()
     );
 }
+
+/// `POST /auth/password/reset` on `base`; the status.
+async fn reset(base: &str, token: &str, password: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/auth/password/reset"))
+        .json(&json!({"token": token, "new_password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+// Requirement: `authgate user reset-link --email E` prints a one-time reset link for operators
+// without SMTP (under the server's own address by default); a newer one voids the older, the
+// link works once, and an unknown e-mail is an error. The server says at start-up that mail is
+// not delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_reset_link_prints_a_one_time_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = serve(&dir, &[]);
+    let mut child = KillOnDrop(child);
+    let stderr = collect_stderr(&mut child.0);
+    authgate::install_tls_provider();
+    let email = "forgetful@example.com";
+    let reg = reqwest::Client::new()
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"email": email, "password": "the old passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    let link_of = |out: &std::process::Output| {
+        assert_success(out);
+        let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let prefix = "http://127.0.0.1:8080/reset-password?token=";
+        assert!(link.starts_with(prefix), "{link}");
+        link[prefix.len()..].to_owned()
+    };
+    let older = link_of(&user_by_email(&dir, "reset-link", email));
+    let newer = link_of(&user_by_email(&dir, "reset-link", email));
+    assert_eq!(reset(&base, &older, "a new passphrase 1").await, 400);
+    assert_eq!(reset(&base, &newer, "a new passphrase 1").await, 204);
+    assert_eq!(reset(&base, &newer, "a new passphrase 2").await, 400);
+    assert_eq!(login(&base, email, "a new passphrase 1").await, 200);
+    let unknown = user_by_email(&dir, "reset-link", "nobody@example.com");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with e-mail"));
+    sigterm(&child.0);
+    wait_exit(&mut child.0, Duration::from_secs(10));
+    let log = stderr.join().unwrap();
+    assert!(log.contains("mail is NOT delivered"), "{log}");
+    assert!(!log.contains(&newer), "the link is never logged");
+}

@@ -19,6 +19,8 @@ pub mod defaults {
     pub const ACCOUNT_LOGIN_RATE: &str = "50/1h";
     /// Registrations per client IP.
     pub const REGISTER_RATE: &str = "20/1h";
+    /// Password-reset and verification mail requests per client IP.
+    pub const RECOVERY_RATE: &str = "10/15m";
     /// Refreshes per client IP (per instance).
     pub const REFRESH_RATE: &str = "150/5m";
     /// Consecutive failures that lock an account.
@@ -96,6 +98,8 @@ pub enum Limit {
     Login,
     Register,
     Refresh,
+    /// Requests for a reset or verification mail.
+    Recovery,
 }
 
 impl Limit {
@@ -105,6 +109,7 @@ impl Limit {
             Limit::Login => "login",
             Limit::Register => "register",
             Limit::Refresh => "refresh",
+            Limit::Recovery => "recovery",
         }
     }
 }
@@ -116,6 +121,7 @@ pub struct AbusePolicy {
     pub login: Option<Rate>,
     pub register: Option<Rate>,
     pub refresh: Option<Rate>,
+    pub recovery: Option<Rate>,
     /// `None`: accounts are never locked.
     pub lockout: Option<LockoutPolicy>,
     /// Attempts without a device token per account from all addresses (applies with `lockout`).
@@ -136,6 +142,7 @@ impl AbusePolicy {
             Limit::Login => self.login,
             Limit::Register => self.register,
             Limit::Refresh => self.refresh,
+            Limit::Recovery => self.recovery,
         }
     }
 }
@@ -148,6 +155,7 @@ impl Default for AbusePolicy {
             login: rate(defaults::LOGIN_RATE),
             register: rate(defaults::REGISTER_RATE),
             refresh: rate(defaults::REFRESH_RATE),
+            recovery: rate(defaults::RECOVERY_RATE),
             lockout: Some(LockoutPolicy {
                 threshold: defaults::LOCKOUT_THRESHOLD,
                 first_lock: secs(defaults::LOCKOUT_DURATION),

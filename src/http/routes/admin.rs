@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::Actor;
 use crate::domain::ClientInfo;
-use crate::http::dto::UserBody;
+use crate::http::dto::{AcceptedResponse, UserBody};
 use crate::http::dto::{
     AdminUserPatch, AuditEntry, AuditListQuery, AuditPage, RoleList, RoleResponse, UserListQuery,
     UserPage,
@@ -175,6 +175,20 @@ pub async fn unlock_user(
     auth.unlock_user(user_id(&id)?, &self::actor(&actor, client))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mail the user a password reset link (it voids their older ones). **Required role:** admin.
+#[utoipa::path(post, path = "/admin/users/{id}/send-reset", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 202, body = AcceptedResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn send_reset(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Admin>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<AcceptedResponse>)> {
+    auth.send_reset(user_id(&id)?, &self::actor(&actor, client))
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(AcceptedResponse::ACCEPTED)))
 }
 
 /// The audit log of security events (logins, failures, locks, refresh-token reuse, logouts,

@@ -11,6 +11,8 @@
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
 //! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
+//! | `outbox.rs`   | `OutboxStore`  | the e-mail outbox                                       |
+//! | `tokens.rs`   | `TokenStore`   | one-time tokens (reset, verification, e-mail change)    |
 //!
 //! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
 //! transaction of whichever method revokes something.
@@ -33,9 +35,11 @@ mod audit;
 mod devices;
 mod guard;
 mod keys;
+mod outbox;
 mod refresh_claim;
 mod revocations;
 mod sessions;
+mod tokens;
 mod users;
 
 use std::path::PathBuf;

@@ -94,49 +94,59 @@ macro_rules! user_store {
             Ok(tx.commit().await?)
         }
 
+        /// Insert `u` and their roles inside `tx` (registration writes its verification token
+        /// and mail in the same transaction: `super::tokens`).
+        pub(in crate::store::sql) async fn insert_user(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            u: &NewUser,
+        ) -> StoreResult<UserRecord> {
+            let id = u.id.to_string();
+            sqlx::query(
+                "INSERT INTO users (user_id, email, email_lower, username, username_lower, \
+                   password_hash, is_active, email_verified, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&id)
+            .bind(&u.email)
+            .bind(&u.email_lower)
+            .bind(&u.username)
+            .bind(&u.username_lower)
+            .bind(&u.password_hash)
+            .bind(u.is_active)
+            .bind(u.email_verified)
+            .bind(u.created_at)
+            .execute(&mut **tx)
+            .await?;
+            for role in &u.roles {
+                sqlx::query("INSERT INTO user_roles (user_id, role_name) VALUES ($1, $2)")
+                    .bind(&id)
+                    .bind(role)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            let mut roles = u.roles.clone();
+            roles.sort();
+            Ok(UserRecord {
+                id: u.id,
+                email: u.email.clone(),
+                username: u.username.clone(),
+                password_hash: u.password_hash.clone(),
+                is_active: u.is_active,
+                email_verified: u.email_verified,
+                roles,
+                created_at: u.created_at,
+                last_login_at: None,
+                last_activity_at: None,
+            })
+        }
+
         #[async_trait]
         impl UserStore for $store {
             async fn create_user(&self, u: &NewUser) -> StoreResult<UserRecord> {
                 let mut tx = self.pool.begin().await?;
-                let id = u.id.to_string();
-                sqlx::query(
-                    "INSERT INTO users (user_id, email, email_lower, username, username_lower, \
-                       password_hash, is_active, email_verified, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&id)
-                .bind(&u.email)
-                .bind(&u.email_lower)
-                .bind(&u.username)
-                .bind(&u.username_lower)
-                .bind(&u.password_hash)
-                .bind(u.is_active)
-                .bind(u.email_verified)
-                .bind(u.created_at)
-                .execute(&mut *tx)
-                .await?;
-                for role in &u.roles {
-                    sqlx::query("INSERT INTO user_roles (user_id, role_name) VALUES ($1, $2)")
-                        .bind(&id)
-                        .bind(role)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let user = insert_user(&mut tx, u).await?;
                 tx.commit().await?;
-                let mut roles = u.roles.clone();
-                roles.sort();
-                Ok(UserRecord {
-                    id: u.id,
-                    email: u.email.clone(),
-                    username: u.username.clone(),
-                    password_hash: u.password_hash.clone(),
-                    is_active: u.is_active,
-                    email_verified: u.email_verified,
-                    roles,
-                    created_at: u.created_at,
-                    last_login_at: None,
-                    last_activity_at: None,
-                })
+                Ok(user)
             }
 
             async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>> {
@@ -241,12 +251,21 @@ macro_rules! user_store {
             }
 
             async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE users SET password_hash = $2 WHERE user_id = $1")
                     .bind(id.to_string())
                     .bind(hash)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(())
+                // A new password voids every reset link still out (they were sent for the old).
+                sqlx::query(
+                    "UPDATE one_time_tokens SET used_at = created_at \
+                     WHERE user_id = $1 AND purpose = 'reset' AND used_at IS NULL",
+                )
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+                Ok(tx.commit().await?)
             }
 
             async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
@@ -366,10 +385,10 @@ macro_rules! user_store {
     };
 }
 
-mod sqlite {
+pub(super) mod sqlite {
     user_store!(crate::store::sql::SqliteStore, sqlx::Sqlite);
 }
 
-mod postgres {
+pub(super) mod postgres {
     user_store!(crate::store::sql::PgStore, sqlx::Postgres);
 }

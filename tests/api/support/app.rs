@@ -47,12 +47,26 @@ pub fn test_settings(db: &TestDb, extra: &[&str]) -> Settings {
         ("--register-rate-limit", "off"),
         ("--refresh-rate-limit", "off"),
         ("--lockout-threshold", "0"),
+        ("--recovery-rate-limit", "off"),
     ] {
         if !extra.contains(&flag) {
             args.extend([flag.to_owned(), off.to_owned()]);
         }
     }
-    args.extend(extra.iter().map(|s| s.to_string()));
+    for arg in extra {
+        if *arg == super::smtp::WITH_MAIL {
+            // Real SMTP to the test receiver; links under a public URL that is not this server
+            // (tests read the token out of the link).
+            let url = format!("smtp+insecure://127.0.0.1:{}", super::smtp::INBOX.port);
+            args.extend(["--smtp-url".to_owned(), url]);
+            args.extend(["--mail-from", "authgate tests <authgate@example.com>"].map(String::from));
+            if !extra.contains(&"--public-url") {
+                args.extend(["--public-url", "https://auth.example.test"].map(String::from));
+            }
+        } else {
+            args.push(arg.to_string());
+        }
+    }
     Settings::from_args(args).expect("test settings")
 }
 
