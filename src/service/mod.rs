@@ -1,5 +1,5 @@
 //! What authgate does, independent of HTTP: accounts, sessions, the authentication of an access
-//! token, admin changes, abuse limits, the audit log and housekeeping. Handlers, the CLI and
+//! token, admin changes, imports and exports of accounts, abuse limits, the audit log and housekeeping. Handlers, the CLI and
 //! host apps (see `examples/tutorial_app.rs`) all call these `AuthState` methods; nothing above
 //! this layer touches the store.
 //!
@@ -14,6 +14,7 @@ mod authenticate;
 mod devices;
 mod error;
 mod housekeeping;
+mod import;
 mod remote;
 mod sessions;
 mod state;
@@ -24,6 +25,7 @@ pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
 pub use housekeeping::Housekeeping;
+pub use import::{AccountLine, ImportProgress, ImportReport, Note, NoteKind};
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.

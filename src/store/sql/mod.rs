@@ -10,6 +10,7 @@
 //! | `guard.rs`    | `GuardStore`   | rate-limit buckets and login-failure counters           |
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
 //! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
+//! | `import.rs`   | `ImportStore`  | batches of users moved in by `authgate import`          |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //!
 //! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
@@ -32,6 +33,7 @@
 mod audit;
 mod devices;
 mod guard;
+mod import;
 mod keys;
 mod refresh_claim;
 mod revocations;
