@@ -25,7 +25,7 @@ pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
 pub use housekeeping::Housekeeping;
-pub use import::{AccountLine, ImportProgress, ImportReport, Note, NoteKind};
+pub use import::{ImportProgress, ImportReport, NoteKind};
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.
