@@ -1,6 +1,7 @@
 //! The `authgate` binary as a user runs it: CLI commands (`users`), start-up checks, logs and
 //! shutdown (`server`). Shared here: running the binary, serving, stopping.
 
+mod import;
 mod server;
 mod users;
 
