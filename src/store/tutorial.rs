@@ -58,14 +58,16 @@ impl TutorialSource {
     /// Up to `limit` users with an id above `after`, in id order, each with their role names.
     pub async fn page(&mut self, after: i64, limit: i64) -> anyhow::Result<Vec<TutorialUser>> {
         let rows = sqlx::query(
+            // The page is cut before the joins: grouping first would aggregate every later
+            // user on every page (quadratic in the table's size).
             "SELECT u.id::bigint AS id, u.username::text AS username, u.email::text AS email, \
                u.password::text AS password, \
                COALESCE(ARRAY_AGG(r.name::text ORDER BY r.name) \
                  FILTER (WHERE r.name IS NOT NULL), '{}') AS roles \
-             FROM users u \
+             FROM (SELECT * FROM users WHERE id > $1 ORDER BY id LIMIT $2) u \
              LEFT JOIN users_to_roles ur ON ur.user_id = u.id \
              LEFT JOIN roles r ON r.id = ur.role_id \
-             WHERE u.id > $1 GROUP BY u.id ORDER BY u.id LIMIT $2",
+             GROUP BY u.id, u.username, u.email, u.password ORDER BY u.id",
         )
         .bind(after)
         .bind(limit)

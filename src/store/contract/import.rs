@@ -12,6 +12,7 @@ contract!(
     importing_the_same_batch_again_changes_nothing,
     an_imported_user_whose_username_is_taken_comes_without_it,
     a_dry_run_answers_the_same_and_writes_nothing,
+    rows_of_one_batch_that_share_a_key_are_told_apart,
 );
 
 /// `new_user(name)` with the roles `roles`.
@@ -104,4 +105,27 @@ async fn a_dry_run_answers_the_same_and_writes_nothing(s: Arc<dyn Store>) {
     assert_eq!(all_users(&*s).await, before, "a dry run writes nothing");
     let real = s.import_users(&batch, false).await.unwrap();
     assert_eq!(real, outcomes, "the dry run said what the run does");
+}
+
+/// Within one batch (one multi-row statement): a second row with the same e-mail key is
+/// `Exists`, a second row with only the same username key comes without it.
+async fn rows_of_one_batch_that_share_a_key_are_told_apart(s: Arc<dyn Store>) {
+    let alice = with_roles("alice", &["user"]);
+    let mut twin = with_roles("twin", &["admin"]);
+    twin.email = "ALICE@example.com".into();
+    twin.email_lower = alice.email_lower.clone();
+    let mut namesake = with_roles("bob", &["user"]);
+    namesake.username = Some("Alice".into());
+    namesake.username_lower = Some("alice".into());
+    let outcomes = s
+        .import_users(&[alice, twin.clone(), namesake.clone()], false)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [Imported::Created, Imported::Exists, Imported::WithoutUsername]
+    );
+    assert!(s.user_by_id(twin.id).await.unwrap().is_none());
+    let bob = s.user_by_id(namesake.id).await.unwrap().expect("imported");
+    assert_eq!((bob.username, bob.roles), (None, vec!["user".to_owned()]));
 }
