@@ -84,7 +84,10 @@ async fn measure(source: &str, target: &str, users: usize) -> anyhow::Result<Imp
         .map_err(|e| anyhow::anyhow!("import again: {e}"))?;
     let rerun_seconds = start.elapsed().as_secs_f64();
     if again.created != 0 || again.existing != users as u64 {
-        bail!("a second import changed something: {} created", again.created);
+        bail!(
+            "a second import changed something: {} created",
+            again.created
+        );
     }
     Ok(ImportFigure {
         users,
@@ -138,7 +141,9 @@ impl Scratch {
             format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
             format!("CREATE DATABASE \"{name}\""),
         ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await?;
         }
         Ok(Self {
             url: replace_db_name(admin, name),
@@ -162,7 +167,10 @@ impl Scratch {
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
         {
             let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await {
+            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+            {
                 eprintln!("warning: could not drop {name}: {e}");
             }
         }

@@ -171,7 +171,11 @@ fn print_report(r: &ImportReport) -> anyhow::Result<()> {
         };
         writeln!(out, "{}{who}: {kind}: {}", note.source, note.reason)?;
     }
-    let verb = if r.dry_run { "would import" } else { "imported" };
+    let verb = if r.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
     writeln!(
         out,
         "read {} rows: {verb} {} ({} must reset their password), {} already in authgate \

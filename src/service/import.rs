@@ -191,7 +191,10 @@ impl AuthState {
             for u in page {
                 let created = time::OffsetDateTime::from_unix_timestamp(u.created_at)
                     .ok()
-                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    });
                 let line = AccountLine {
                     email: u.email,
                     username: u.username,
@@ -309,7 +312,12 @@ impl<'a> Importer<'a> {
         let email = match Email::parse(&line.email) {
             Ok(e) => e,
             Err(why) => {
-                self.note(source, &line.email, NoteKind::Skipped, format!("invalid e-mail: {why}"));
+                self.note(
+                    source,
+                    &line.email,
+                    NoteKind::Skipped,
+                    format!("invalid e-mail: {why}"),
+                );
                 return Ok(());
             }
         };
@@ -322,7 +330,8 @@ impl<'a> Importer<'a> {
         let mut changes = Vec::new();
         let username = self.username(line.username.as_deref(), &mut changes);
         let roles = self.roles(&line.roles, &mut changes);
-        let (password_hash, must_reset) = self.password(line.password_hash.as_deref(), &mut changes);
+        let (password_hash, must_reset) =
+            self.password(line.password_hash.as_deref(), &mut changes);
         let created_at = self.created_at(line.created_at.as_ref(), &mut changes);
         let user = NewUser {
             id: Uuid::now_v7(),
@@ -387,7 +396,9 @@ impl<'a> Importer<'a> {
             Ok(()) => (hash.to_owned(), false),
             Err(why) => {
                 // SECURITY: the value is never repeated: it may be a plaintext password.
-                changes.push(format!("password is {why}: imported, must reset its password"));
+                changes.push(format!(
+                    "password is {why}: imported, must reset its password"
+                ));
                 (NO_PASSWORD.to_owned(), true)
             }
         }

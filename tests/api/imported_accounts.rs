@@ -21,7 +21,7 @@ async fn user_without_password(app: &TestApp) -> TestUser {
     let created: Value = app.register(&user).await.json().await.unwrap();
     let id = Uuid::parse_str(created["id"].as_str().expect("id")).unwrap();
     let sql = "UPDATE users SET password_hash = $1 WHERE user_id = $2";
-    let changed = app.db.execute(sql, &[&NO_PASSWORD, &id.to_string()]).await;
+    let changed = app.db.execute(sql, &[NO_PASSWORD, &id.to_string()]).await;
     assert_eq!(changed, 1, "plant the marker");
     user
 }

@@ -144,7 +144,10 @@ async fn login_roles(base: &str, login: &str, password: &str) -> (u16, Vec<Strin
     let roles = me["roles"].as_array().unwrap();
     (
         status,
-        roles.iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
+        roles
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect(),
     )
 }
 
@@ -166,7 +169,10 @@ async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
     assert!(dry.contains("would import 7 (2 must reset"), "{dry}");
     assert!(dry.contains("dry run: nothing was written"), "{dry}");
     let dry_notes: Vec<&str> = dry.lines().filter(|l| l.starts_with("users.id")).collect();
-    let notes: Vec<&str> = report.lines().filter(|l| l.starts_with("users.id")).collect();
+    let notes: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("users.id"))
+        .collect();
     assert_eq!(dry_notes, notes, "a dry run reports what the run does");
     assert_eq!(std::fs::read_to_string(&exported).unwrap(), "", "{dry}");
     // Every awkward row is named, with its reason; the import's summary adds up.
@@ -178,7 +184,10 @@ async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
         "users.id 8 <editor@example.com>: changed: role \"ROLE_EDITOR\" is unknown to authgate",
         "users.id 9 <plain@example.com>: changed: password is not a bcrypt or argon2 hash",
     ] {
-        assert!(report.contains(expected), "missing {expected:?} in\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in\n{report}"
+        );
     }
     assert_eq!(notes.len(), 6, "only those rows are named:\n{report}");
     assert!(
@@ -215,7 +224,11 @@ async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
             (200, roles.iter().map(|r| (*r).to_owned()).collect()),
             "{username} by username"
         );
-        assert_eq!(login_roles(&base, &email, &password).await.0, 200, "{email}");
+        assert_eq!(
+            login_roles(&base, &email, &password).await.0,
+            200,
+            "{email}"
+        );
     }
     // An invalid username was dropped: that user logs in by e-mail.
     let (_, password) = old_credentials("has space");
@@ -225,7 +238,9 @@ async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
     );
     // No usable password: no login, not even with what the tutorial stored.
     assert_eq!(
-        login_roles(&base, "plain@example.com", "hunter2hunter2").await.0,
+        login_roles(&base, "plain@example.com", "hunter2hunter2")
+            .await
+            .0,
         401
     );
     assert_eq!(login_roles(&base, "nopass@example.com", "").await.0, 401);
@@ -243,13 +258,24 @@ async fn jsonl_export_then_import_round_trips_on_sqlite() {
         authgate(
             &first,
             &[
-                "user", "create", "--email", "Owner@Example.com", "--username", "owner",
-                "--role", "admin", "--password-stdin",
+                "user",
+                "create",
+                "--email",
+                "Owner@Example.com",
+                "--username",
+                "owner",
+                "--role",
+                "admin",
+                "--password-stdin",
             ],
         ),
         "the owner's passphrase\n",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (_, bcrypt_password) = old_credentials("alice");
     let alice_hash = tutorial_users()[0]["hash"].as_str().unwrap().to_owned();
     let lines = [
@@ -277,15 +303,31 @@ async fn jsonl_export_then_import_round_trips_on_sqlite() {
     assert!(said.contains("exported 3 accounts"), "{said}");
     assert!(moved.contains("imported 3 (1 must reset"), "{moved}");
     let a = std::fs::read_to_string(&exported).unwrap();
-    assert_eq!(a, std::fs::read_to_string(&again).unwrap(), "the same accounts");
-    let accounts: Vec<Value> = a.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        a,
+        std::fs::read_to_string(&again).unwrap(),
+        "the same accounts"
+    );
+    let accounts: Vec<Value> = a
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(accounts[0]["email"], "Owner@Example.com");
     assert_eq!(accounts[0]["roles"], json!(["admin", "user"]));
-    assert!(accounts[0]["password_hash"].as_str().unwrap().starts_with("$argon2id$"));
+    assert!(
+        accounts[0]["password_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("$argon2id$")
+    );
     assert_eq!(accounts[1]["password_hash"], alice_hash.as_str());
     assert_eq!(accounts[1]["email_verified"], true);
     assert_eq!(accounts[1]["created_at"], "2022-08-31T21:05:14Z");
-    assert_eq!(accounts[2].get("password_hash"), None, "no password: none exported");
+    assert_eq!(
+        accounts[2].get("password_hash"),
+        None,
+        "no password: none exported"
+    );
     assert_eq!(accounts[2]["is_active"], false);
     assert_eq!(accounts[2]["created_at"], "2020-09-13T12:26:40Z");
     #[cfg(unix)]
@@ -297,7 +339,10 @@ async fn jsonl_export_then_import_round_trips_on_sqlite() {
     let refused = authgate(&first, &["export", "jsonl", exported.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(!refused.status.success(), "an export never overwrites a file");
+    assert!(
+        !refused.status.success(),
+        "an export never overwrites a file"
+    );
     let (child, base) = serve(&second, &[]);
     let _child = KillOnDrop(child);
     let owner = login_roles(&base, "owner", "the owner's passphrase").await;
@@ -337,12 +382,20 @@ fn bad_jsonl_lines_are_reported_and_the_rest_imported() {
         "line 8 <plain@example.com>: changed: password is not a bcrypt or argon2 hash",
         "line 10: skipped: not a JSON account",
     ] {
-        assert!(report.contains(expected), "missing {expected:?} in\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in\n{report}"
+        );
     }
     assert!(
-        report.contains("read 9 rows: imported 4 (4 must reset their password), 0 already in \
-                         authgate (left as they are), 5 skipped"),
+        report.contains(
+            "read 9 rows: imported 4 (4 must reset their password), 0 already in \
+                         authgate (left as they are), 5 skipped"
+        ),
         "{report}"
     );
-    assert!(!report.contains("s3cret"), "no value is repeated:\n{report}");
+    assert!(
+        !report.contains("s3cret"),
+        "no value is repeated:\n{report}"
+    );
 }

@@ -81,7 +81,10 @@ impl Report {
         out.push(Target {
             name: "import of tutorial users (100,000 in < 60 s)".into(),
             measured: self.import.as_ref().map_or("n/a".into(), |i| {
-                format!("{:.0} users/s ({} in {:.1} s)", i.users_per_s, i.users, i.seconds)
+                format!(
+                    "{:.0} users/s ({} in {:.1} s)",
+                    i.users_per_s, i.users, i.seconds
+                )
             }),
             wanted: format!("≥ {:.0} users/s", crate::import::TARGET_PER_S),
             pass: self

@@ -123,7 +123,11 @@ async fn rows_of_one_batch_that_share_a_key_are_told_apart(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         outcomes,
-        [Imported::Created, Imported::Exists, Imported::WithoutUsername]
+        [
+            Imported::Created,
+            Imported::Exists,
+            Imported::WithoutUsername
+        ]
     );
     assert!(s.user_by_id(twin.id).await.unwrap().is_none());
     let bob = s.user_by_id(namesake.id).await.unwrap().expect("imported");

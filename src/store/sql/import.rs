@@ -56,7 +56,8 @@ macro_rules! import_store {
             if keys.is_empty() {
                 return Ok(HashSet::new());
             }
-            let mut q = QueryBuilder::<$db>::new("SELECT email_lower FROM users WHERE email_lower IN (");
+            let mut q =
+                QueryBuilder::<$db>::new("SELECT email_lower FROM users WHERE email_lower IN (");
             let mut list = q.separated(", ");
             for key in keys {
                 list.push_bind(*key);
@@ -102,7 +103,8 @@ macro_rules! import_store {
                 .flat_map(|(u, _)| u.roles.iter().map(|r| (u.id.to_string(), r.as_str())))
                 .collect();
             for part in pairs.chunks(CHUNK) {
-                let mut q = QueryBuilder::<$db>::new("INSERT INTO user_roles (user_id, role_name) ");
+                let mut q =
+                    QueryBuilder::<$db>::new("INSERT INTO user_roles (user_id, role_name) ");
                 q.push_values(part, |mut row, (id, role)| {
                     row.push_bind(id.as_str()).push_bind(*role);
                 });
