@@ -33,11 +33,13 @@ pub enum EventKind {
     UserDeactivated,
     UserActivated,
     UserDeleted,
+    /// One run of `authgate import` (not a dry run), with its counts.
+    UsersImported,
 }
 
 impl EventKind {
     /// Every kind, for validating filters.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -54,6 +56,7 @@ impl EventKind {
         Self::UserDeactivated,
         Self::UserActivated,
         Self::UserDeleted,
+        Self::UsersImported,
     ];
 
     /// The stable name stored and filtered on.
@@ -75,6 +78,7 @@ impl EventKind {
             Self::UserDeactivated => "user_deactivated",
             Self::UserActivated => "user_activated",
             Self::UserDeleted => "user_deleted",
+            Self::UsersImported => "users_imported",
         }
     }
 

@@ -14,9 +14,10 @@ use std::io::BufRead;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::audit::{Event, EventKind};
 use super::error::Result;
 use super::state::AuthState;
-use crate::domain::{Email, Username, role};
+use crate::domain::{Actor, Email, Username, role};
 use crate::hashing::{Hasher, NO_PASSWORD};
 use crate::store::tutorial::{TutorialSource, TutorialUser};
 use crate::store::{Imported, NewUser, UserQuery};
@@ -140,7 +141,7 @@ impl AuthState {
             run.flush().await?;
             progress.advance(run.progressed());
         }
-        Ok(run.finish())
+        Ok(run.finish("tutorial").await)
     }
 
     /// Import JSON lines (one [`AccountLine`] a line; blank lines ignored) from `input`.
@@ -167,7 +168,7 @@ impl AuthState {
         }
         run.flush().await?;
         progress.advance(run.progressed());
-        Ok(run.finish())
+        Ok(run.finish("jsonl").await)
     }
 
     /// Every account, in creation order, as [`AccountLine`]s handed to `sink`; returns how many.
@@ -459,8 +460,21 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> ImportReport {
+    /// The report, its notes in source order; a real run is audited with its counts.
+    async fn finish(mut self, source: &str) -> ImportReport {
         self.report.notes.sort_by_key(|n| source_order(&n.source));
+        let r = &self.report;
+        if !r.dry_run {
+            let actor = Actor::system();
+            let detail = format!(
+                "source={source} read={} created={} existing={} skipped={} must_reset={}",
+                r.read, r.created, r.existing, r.skipped, r.must_reset
+            );
+            let event = Event::new(EventKind::UsersImported, &actor.client)
+                .by(&actor)
+                .detail(detail);
+            self.state.audit(event).await;
+        }
         self.report
     }
 }

@@ -151,7 +151,7 @@ async fn login_roles(base: &str, login: &str, password: &str) -> (u16, Vec<Strin
     )
 }
 
-// Requirement: a seed-000 tutorial database (its own migrations, passlib bcrypt users) moves in with `authgate import tutorial`: `--dry-run` writes nothing, every skipped or changed row is reported with its reason, the users log in with their old passwords and keep their roles, accounts without a usable password cannot log in, and a second run changes nothing.
+// Requirement: a seed-000 tutorial database (its own migrations, passlib bcrypt users) moves in with `authgate import tutorial`: `--dry-run` writes nothing, every skipped or changed row is reported with its reason, the users log in with their old passwords and keep their roles, accounts without a usable password cannot log in, a second run changes nothing, and each real run is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
     // Arrange
@@ -247,6 +247,43 @@ async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
     // The skipped rows are not there.
     let (_, password) = old_credentials("alice2");
     assert_eq!(login_roles(&base, "alice2", &password).await.0, 401);
+    // Each real run (not the dry run) is one audit event with its counts.
+    let details = import_audit(&base, "root", &old_credentials("root").1).await;
+    assert_eq!(
+        details,
+        [
+            "source=tutorial read=9 created=7 existing=0 skipped=2 must_reset=2",
+            "source=tutorial read=9 created=0 existing=7 skipped=2 must_reset=0",
+        ]
+    );
+}
+
+/// The details of the `users_imported` audit events, oldest first, read by an admin.
+async fn import_audit(base: &str, admin: &str, password: &str) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let tokens: Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": admin, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: Value = client
+        .get(format!("{base}/admin/audit?type=users_imported"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap_or_else(|| panic!("{page}"));
+    items
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 // Requirement: `export jsonl` then `import jsonl` into a fresh SQLite authgate gives back the same accounts (hashes, roles, flags, creation times, a missing password), the export file is private, and the moved users log in there.
