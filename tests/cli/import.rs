@@ -11,24 +11,29 @@ const SCHEMA: &str = include_str!("fixtures/tutorial_000_schema.sql");
 /// Users with passlib bcrypt hashes, made by tools/passlib_hashes.py.
 const USERS: &str = include_str!("fixtures/tutorial_000_users.json");
 
-/// A fresh PostgreSQL database holding seed 000's tutorial app with [`USERS`]; dropped on drop.
-struct TutorialDb {
+/// A fresh, empty PostgreSQL database on `TEST_DATABASE_URL`'s server; dropped on drop.
+struct PgDb {
     server: String,
     name: String,
     url: String,
 }
 
-impl TutorialDb {
-    async fn create() -> Self {
+impl PgDb {
+    async fn create(prefix: &str) -> Self {
         let server = std::env::var("TEST_DATABASE_URL")
             .expect("TEST_DATABASE_URL (the tutorial database is PostgreSQL)");
-        let name = format!("tutorial_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
         admin(&server, &format!("CREATE DATABASE \"{name}\"")).await;
         let url = match server.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("TEST_DATABASE_URL has no database name: {server}"),
         };
-        let db = Self { server, name, url };
+        Self { server, name, url }
+    }
+
+    /// A fresh database holding seed 000's tutorial app with [`USERS`].
+    async fn tutorial() -> Self {
+        let db = Self::create("tutorial").await;
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(SCHEMA))
             .execute(&mut conn)
@@ -65,7 +70,7 @@ impl TutorialDb {
     }
 }
 
-impl Drop for TutorialDb {
+impl Drop for PgDb {
     fn drop(&mut self) {
         let (server, sql) = (
             self.server.clone(),
@@ -106,15 +111,22 @@ fn old_credentials(username: &str) -> (String, String) {
     )
 }
 
-/// Run `authgate <args>`; its stdout, after asserting success.
-fn run_ok(dir: &tempfile::TempDir, args: &[&str]) -> String {
-    let out = authgate(dir, args).output().unwrap();
+/// Run `authgate <args>` with `env` set; its stdout, after asserting success.
+fn run_env(dir: &tempfile::TempDir, env: &[(&str, &str)], args: &[&str]) -> String {
+    let mut cmd = authgate(dir, args);
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "authgate {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Run `authgate <args>` on the data dir's SQLite database; its stdout, after asserting success.
+fn run_ok(dir: &tempfile::TempDir, args: &[&str]) -> String {
+    run_env(dir, &[], args)
 }
 
 /// Log in on `base`; the status and, on success, the user's roles from `/users/me`.
@@ -154,9 +166,32 @@ async fn login_roles(base: &str, login: &str, password: &str) -> (u16, Vec<Strin
 // Requirement: a seed-000 tutorial database (its own migrations, passlib bcrypt users) moves in with `authgate import tutorial`: `--dry-run` writes nothing, every skipped or changed row is reported with its reason, the users log in with their old passwords and keep their roles, accounts without a usable password cannot log in, a second run changes nothing, and each real run is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
+    tutorial_moves_in(None).await;
+}
+
+// Requirement: the same move-in, with authgate itself on PostgreSQL (`DATABASE_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tutorial_database_moves_into_authgate_on_postgresql() {
+    let authgate_db = PgDb::create("authgate_import").await;
+    tutorial_moves_in(Some(&authgate_db.url)).await;
+    let mut conn = sqlx::PgConnection::connect(&authgate_db.url).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(users, 7, "the accounts went to PostgreSQL");
+}
+
+/// The move-in test, authgate on `database_url` (`None`: the data dir's SQLite database).
+async fn tutorial_moves_in(database_url: Option<&str>) {
     // Arrange
-    let tutorial = TutorialDb::create().await;
+    let tutorial = PgDb::tutorial().await;
     let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(&str, &str)> = database_url
+        .map(|u| ("DATABASE_URL", u))
+        .into_iter()
+        .collect();
+    let run_ok = |dir: &tempfile::TempDir, args: &[&str]| run_env(dir, &env, args);
     let from = ["import", "tutorial", "--from", tutorial.url.as_str()];
 
     // Act: a dry run, then the import.
@@ -209,7 +244,7 @@ async fn a_tutorial_database_moves_in_with_its_passwords_and_roles() {
     assert!(!again.contains("changed:"), "{again}");
 
     // Act: the server, and the tutorial users' old passwords.
-    let (child, base) = serve(&dir, &[]);
+    let (child, base) = serve(&dir, &env);
     let _child = KillOnDrop(child);
     // Assert: they log in (by username or e-mail) and keep their roles.
     for (username, roles) in [
