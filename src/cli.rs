@@ -1,7 +1,9 @@
-//! The command line: `serve`, `migrate`, and `user create | set-role | deactivate | unlock |
-//! reset-link`.
+//! The command line: `serve`, `migrate`, `user create | set-role | deactivate | unlock |
+//! reset-link`, and `import tutorial | jsonl` / `export jsonl` (in `transfer`).
 //! Every command takes the same settings (flags or `AUTHGATE_*` variables). User commands go
 //! through the same services as the API (`AuthState`), never straight to the store.
+
+mod transfer;
 
 use std::io::{BufRead, Write};
 
@@ -31,6 +33,12 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Move accounts in: from a tutorial app's database, or from JSON lines.
+    #[command(subcommand)]
+    Import(transfer::ImportCommand),
+    /// Write every account out as JSON lines (for a backup, or another authgate).
+    #[command(subcommand)]
+    Export(transfer::ExportCommand),
 }
 
 /// User management.
@@ -95,6 +103,8 @@ fn settings_of(command: &Command) -> &Settings {
             | UserCommand::Unlock { settings, .. }
             | UserCommand::ResetLink { settings, .. },
         ) => settings,
+        Command::Import(cmd) => cmd.settings(),
+        Command::Export(cmd) => cmd.settings(),
     }
 }
 
@@ -109,6 +119,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user(cmd).await,
+        Command::Import(cmd) => transfer::import(cmd).await,
+        Command::Export(cmd) => transfer::export(cmd).await,
     }
 }
 

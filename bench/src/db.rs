@@ -94,7 +94,7 @@ impl BenchDb {
 }
 
 /// `postgres://u@h:p/db?x` with `db` replaced.
-fn replace_db_name(url: &str, name: &str) -> String {
+pub fn replace_db_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),

@@ -12,6 +12,7 @@
 mod child;
 mod client;
 mod db;
+mod import;
 mod load;
 mod machine;
 mod report;
@@ -90,6 +91,13 @@ pub struct RunArgs {
     /// bench/results/. Fails (exit 1) on any unexpected error, like every run.
     #[arg(long)]
     pub smoke: bool,
+    /// Tutorial users the import scenario moves in (`authgate import tutorial`; its source is
+    /// a database on --pg-url whatever --db is); 0 skips it. `--smoke` makes it 2,000.
+    #[arg(long, default_value_t = 100_000)]
+    pub import_users: usize,
+    /// Run only the import scenario, print its figure and exit (no load scenarios, no files).
+    #[arg(long)]
+    pub import_only: bool,
     /// Where to write `<db>.json` and `<db>.svg` (default: bench/results/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -134,6 +142,7 @@ fn main() -> ExitCode {
                 let mut args = cli.run;
                 if args.smoke {
                     args.duration = Duration::from_secs(2);
+                    args.import_users = args.import_users.min(2_000);
                 }
                 run::run(args).await
             }

@@ -159,6 +159,8 @@ pub struct Report {
     pub startup: Startup,
     pub access_token_bytes_three_roles: Option<usize>,
     pub scenarios: Vec<ScenarioResult>,
+    /// The import scenario (`authgate import tutorial`), unless skipped.
+    pub import: Option<crate::import::ImportFigure>,
     pub targets: Vec<Target>,
 }
 
@@ -224,6 +226,9 @@ impl Report {
                 .idle_rss_mib
                 .map_or("n/a".into(), |m| format!("{m:.1} MiB"))
         ));
+        if let Some(i) = &self.import {
+            md.push_str(&format!("{}\n\n", i.summary()));
+        }
         md.push_str("| target | measured | wanted | |\n|---|---|---|---|\n");
         for t in &self.targets {
             let mark = match t.pass {
@@ -291,6 +296,9 @@ impl Report {
                 .idle_rss_mib
                 .map_or("n/a".into(), |m| format!("{m:.1} MiB"))
         );
+        if let Some(i) = &self.import {
+            println!("{}", i.summary());
+        }
         println!();
         println!("targets:");
         for t in &self.targets {

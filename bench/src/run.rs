@@ -10,6 +10,7 @@ use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
 use crate::child::ChildProcess;
 use crate::db::{self, BenchDb};
+use crate::import::{self, ImportFigure};
 use crate::load;
 use crate::machine::{self, Machine};
 use crate::report::{HashCost, Report, ScenarioResult, Startup};
@@ -123,6 +124,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
         hash.hash_ms, hash.verify_ms
     );
 
+    if args.import_only {
+        return import_only(&args).await;
+    }
     let bench_db = BenchDb::provision(args.db, &args.pg_url).await?;
     let outcome = run_on(&args, &bench_db, &machine, build, hash).await;
     bench_db.drop_db().await;
@@ -157,6 +161,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
         eprintln!("error: unexpected errors in {failed:?}");
         Ok(false)
     }
+}
+
+/// The import scenario at `--import-users` (none for 0).
+async fn import_scenario(args: &RunArgs) -> anyhow::Result<Option<ImportFigure>> {
+    if args.import_users == 0 {
+        return Ok(None);
+    }
+    println!("running import of {} tutorial users", args.import_users);
+    let figure = import::run(args.db, &args.pg_url, args.import_users).await?;
+    Ok(Some(figure))
+}
+
+/// `--import-only`: the import scenario alone; `Ok(false)` below its target.
+async fn import_only(args: &RunArgs) -> anyhow::Result<bool> {
+    let Some(figure) = import_scenario(args).await? else {
+        bail!("--import-only needs --import-users above 0");
+    };
+    println!("{}", figure.summary());
+    let pass = figure.users_per_s >= import::TARGET_PER_S;
+    println!(
+        "target ≥ {:.0} users/s (100,000 in < 60 s): {}",
+        import::TARGET_PER_S,
+        if pass { "pass" } else { "FAIL" }
+    );
+    Ok(pass)
 }
 
 async fn run_on(
@@ -224,6 +253,7 @@ async fn run_on(
     }
     drop(reference);
     drop(authgate);
+    let import = import_scenario(args).await?;
 
     let mut report = Report {
         db: args.db.name().into(),
@@ -238,6 +268,7 @@ async fn run_on(
         startup,
         access_token_bytes_three_roles: Some(three_roles.access_token.len()),
         scenarios,
+        import,
         targets: Vec::new(),
     };
     report.check_targets();

@@ -21,6 +21,12 @@ use crate::domain::Password;
 use phc::{check, hash_new};
 use workers::{MemoryPool, Workers};
 
+/// The stored "hash" of an account without a usable password (an import whose source had none,
+/// or only a format authgate cannot check). No password matches it: [`Hasher::verify`] treats
+/// it exactly as an unknown user, so such an account cannot log in until its password is reset,
+/// and trying costs the same time as any wrong password. `!` never starts a PHC or bcrypt string.
+pub const NO_PASSWORD: &str = "!no-password: reset required";
+
 /// The outcome of checking a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -103,7 +109,9 @@ impl Hasher {
     /// Check `password` against `stored`; `None` (unknown user) burns the same time as a real
     /// check and answers `Mismatch`.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verdict, HashError> {
-        // SECURITY: an unknown user costs one argon2 verify, exactly like a wrong password.
+        // SECURITY: an unknown user costs one argon2 verify, exactly like a wrong password; so
+        // does an account without a usable password (its marker matches nothing).
+        let stored = stored.filter(|s| *s != NO_PASSWORD);
         let known = stored.is_some();
         let stored = stored
             .map(str::to_owned)
@@ -114,6 +122,13 @@ impl Hasher {
             .run(move |memory| check(&argon, &secret, &stored, memory))
             .await?;
         Ok(if known { verdict } else { Verdict::Mismatch })
+    }
+
+    /// Whether `stored` is a hash [`Hasher::verify`] can check under this hasher's limits: a
+    /// bcrypt string (`$2a$`/`$2b$`/`$2y$`, cost at most 16) or an argon2 PHC string whose
+    /// parameters it accepts. `Err` says why not, without repeating the hash.
+    pub fn check_stored(&self, stored: &str) -> Result<(), &'static str> {
+        phc::usable(stored, self.params.block_count())
     }
 
     /// Run `job` on the blocking pool with a hashing slot and that slot's working memory.

@@ -35,6 +35,49 @@ pub(super) fn hash_new(
     Ok(phc.to_string())
 }
 
+/// The highest bcrypt cost accepted from an import: cost 16 is ~5 s a login; more is a stall.
+const MAX_BCRYPT_COST: u32 = 16;
+
+/// Whether `stored` is a hash [`check`] can verify with `blocks` of memory (see
+/// `Hasher::check_stored`).
+pub(super) fn usable(stored: &str, blocks: usize) -> Result<(), &'static str> {
+    if is_bcrypt(stored) {
+        // `$2b$NN$` + 53 characters of bcrypt's base64 (22 of salt, 31 of hash).
+        let ok_shape = stored.len() == 60
+            && stored.is_ascii()
+            && &stored[6..7] == "$"
+            && stored[7..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+        if !ok_shape {
+            return Err("a malformed bcrypt hash");
+        }
+        return match stored[4..6].parse::<u32>() {
+            Ok(c) if (4..=MAX_BCRYPT_COST).contains(&c) => Ok(()),
+            _ => Err("a bcrypt hash whose cost is outside 4..=16"),
+        };
+    }
+    if !stored.starts_with("$argon2") {
+        return Err("not a bcrypt or argon2 hash");
+    }
+    let parsed = PasswordHash::new(stored).map_err(|_| "a malformed argon2 hash")?;
+    let params = Params::try_from(&parsed).map_err(|_| "a malformed argon2 hash")?;
+    if Algorithm::new(parsed.algorithm.as_str()).is_err() || parsed.salt.is_none() {
+        return Err("a malformed argon2 hash");
+    }
+    if parsed.hash.is_none_or(|h| h.len() < 16) {
+        return Err("an argon2 hash without its output");
+    }
+    if params.t_cost() > MAX_T || params.p_cost() > MAX_P || params.block_count() > blocks {
+        return Err("an argon2 hash with parameters above AUTHGATE_ARGON2_* limits");
+    }
+    Ok(())
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    stored.starts_with("$2b$") || stored.starts_with("$2a$") || stored.starts_with("$2y$")
+}
+
 /// The synchronous check, for one stored hash of any supported kind.
 pub(super) fn check(
     argon: &Argon2<'static>,
@@ -42,7 +85,7 @@ pub(super) fn check(
     stored: &str,
     memory: &mut [Block],
 ) -> Verdict {
-    if stored.starts_with("$2b$") || stored.starts_with("$2a$") || stored.starts_with("$2y$") {
+    if is_bcrypt(stored) {
         // SECURITY: non-truncating: bcrypt ignores bytes past 72; a longer password must not match.
         return match bcrypt::non_truncating_verify(password, stored) {
             Ok(true) => rehash(argon, password, memory),

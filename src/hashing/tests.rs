@@ -208,3 +208,54 @@ async fn unknown_user_is_a_mismatch() {
         Verdict::Mismatch
     );
 }
+
+#[tokio::test]
+async fn the_no_password_marker_matches_nothing_not_even_itself() {
+    let h = hasher();
+    for password in ["", NO_PASSWORD, "anything"] {
+        assert_eq!(
+            h.verify(password, Some(NO_PASSWORD)).await.unwrap(),
+            Verdict::Mismatch,
+            "{password:?}"
+        );
+    }
+    // tests/api/imported_accounts.rs plants this literal; keep the two in step.
+    assert_eq!(NO_PASSWORD, "!no-password: reset required");
+    assert!(
+        h.check_stored(NO_PASSWORD).is_err(),
+        "never importable as a hash"
+    );
+}
+
+#[test]
+fn only_hashes_the_verifier_can_check_are_kept_on_import() {
+    let h = hasher();
+    let passlib = "$2b$12$zOaFkN.UejrCjjSLJF7WQu0OEEoD73SjRjIMxtQZeX30kV05CXzae";
+    assert_eq!(h.check_stored(passlib), Ok(()));
+    let ours = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$\
+                3ZiDvgHW8ucS0lyHRS4nVAmHa6TYnzbWbUp3hDbPUc4";
+    assert_eq!(h.check_stored(ours), Ok(()));
+    for (bad, why) in [
+        ("hunter2hunter2", "plaintext"),
+        ("$2b$12$short", "truncated bcrypt"),
+        (
+            "$2b$31$zOaFkN.UejrCjjSLJF7WQu0OEEoD73SjRjIMxtQZeX30kV05CXzae",
+            "bcrypt cost 31",
+        ),
+        (
+            "$2b$1é$zOaFkN.UejrCjjSLJF7WQu0OEEoD73SjRjIMxtQZeX30kV05CXza",
+            "multibyte",
+        ),
+        (
+            "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$3ZiDvgHW8ucS0lyHRS4nVAmHa6TYnzbWbUp3hDbPUc4",
+            "4 GiB",
+        ),
+        (
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0",
+            "no output",
+        ),
+        ("$pbkdf2-sha256$29000$c2FsdA$aGFzaA", "another scheme"),
+    ] {
+        assert!(h.check_stored(bad).is_err(), "{why}");
+    }
+}

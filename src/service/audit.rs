@@ -44,11 +44,13 @@ pub enum EventKind {
     SignupWithTakenEmail,
     /// A mail given up after its last attempt.
     MailFailed,
+    /// One run of `authgate import` (not a dry run), with its counts.
+    UsersImported,
 }
 
 impl EventKind {
     /// Every kind, for validating filters.
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -73,6 +75,7 @@ impl EventKind {
         Self::EmailChanged,
         Self::SignupWithTakenEmail,
         Self::MailFailed,
+        Self::UsersImported,
     ];
 
     /// The stable name stored and filtered on.
@@ -102,6 +105,7 @@ impl EventKind {
             Self::EmailChanged => "email_changed",
             Self::SignupWithTakenEmail => "signup_with_taken_email",
             Self::MailFailed => "mail_failed",
+            Self::UsersImported => "users_imported",
         }
     }
 

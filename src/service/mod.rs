@@ -1,6 +1,6 @@
 //! What authgate does, independent of HTTP: accounts, sessions, the authentication of an access
-//! token, admin changes, abuse limits, the audit log, housekeeping, and account recovery with
-//! its mail outbox. Handlers, the CLI and
+//! token, admin changes, abuse limits, the audit log, housekeeping, account recovery with its
+//! mail outbox, and imports and exports of accounts. Handlers, the CLI and
 //! host apps (see `examples/tutorial_app.rs`) all call these `AuthState` methods; nothing above
 //! this layer touches the store.
 //!
@@ -17,6 +17,7 @@ mod error;
 mod housekeeping;
 mod outbox;
 mod recovery;
+mod import;
 mod remote;
 mod sessions;
 mod state;
@@ -27,6 +28,7 @@ pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
 pub use housekeeping::Housekeeping;
+pub use import::{ImportProgress, ImportReport, NoteKind};
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.

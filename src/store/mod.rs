@@ -4,9 +4,11 @@
 //! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
 //!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
 //!   [`DeviceStore`] (in `devices.rs`): device tokens. [`OutboxStore`]: the e-mail outbox.
-//!   [`TokenStore`]: one-time tokens (reset, verification). [`Store`]: all of them, plus
+//!   [`TokenStore`]: one-time tokens (reset, verification). [`ImportStore`]: accounts moved in
+//!   by `authgate import`, a batch at a time. [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
 //!   holds the `Arc<dyn Store>` that [`connect`] opens.
+//! - `tutorial.rs` reads another database: the users of a tutorial app, for `authgate import`.
 //! - The SQL is in `sql/`, one file per trait (its module doc says how they are built); the
 //!   schema in `migrations/<backend>/`; the promises, tested on both backends, in `contract/`.
 //!
@@ -19,15 +21,16 @@ mod devices;
 mod migrate;
 mod records;
 mod sql;
+pub mod tutorial;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use devices::{DeviceStore, NewDeviceToken};
 pub use records::{
-    AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewMail, NewOneTimeToken, NewSession,
-    NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd,
-    SessionRecord, StoredKey, TokenOwner, UserQuery, UserRecord,
+    AuditEvent, AuditQuery, AuditRecord, Imported, LockoutPolicy, NewMail, NewOneTimeToken,
+    NewSession, NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation,
+    SessionEnd, SessionRecord, StoredKey, TokenOwner, UserQuery, UserRecord,
 };
 pub use sql::connect;
 
@@ -241,12 +244,31 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn purge_tokens(&self, before: i64) -> StoreResult<u64>;
 }
 
+/// Accounts moved in from elsewhere (`authgate import`).
+#[async_trait]
+pub trait ImportStore: Send + Sync + 'static {
+    /// Insert a batch of users and their roles in one transaction, keyed by e-mail: a user whose
+    /// `email_lower` is already stored (before or earlier in this batch) is left exactly as it
+    /// is (`Imported::Exists`), so importing the same accounts again changes nothing. A user
+    /// whose username key is taken by another account is inserted without a username
+    /// (`Imported::WithoutUsername`). Roles must exist (the caller checks). `dry_run`: the same
+    /// work and the same answer, then rolled back. One outcome per input, in order.
+    async fn import_users(&self, batch: &[NewUser], dry_run: bool) -> StoreResult<Vec<Imported>>;
+}
+
 /// Everything authgate keeps: users, sessions, and the server's own state. Implementations must
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + GuardStore + AuditStore + DeviceStore + OutboxStore + TokenStore
+    UserStore
+    + SessionStore
+    + GuardStore
+    + AuditStore
+    + DeviceStore
+    + OutboxStore
+    + TokenStore
+    + ImportStore
 {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;

@@ -34,6 +34,17 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
+/// What importing one user came to (see [`ImportStore`](super::ImportStore)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// Inserted as given.
+    Created,
+    /// Inserted, but without its username: another account has that username key.
+    WithoutUsername,
+    /// An account with this e-mail key exists already; nothing written.
+    Exists,
+}
+
 /// Filters and cursor for the admin user list.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {

@@ -30,6 +30,7 @@ mod faults_database;
 mod health;
 mod host_apps;
 mod hostile_tokens;
+mod imported_accounts;
 mod instances;
 mod last_admin;
 mod legacy_hashes;

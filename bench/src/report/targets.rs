@@ -78,6 +78,20 @@ impl Report {
             rps("db_floor"),
             0.5,
         ));
+        out.push(Target {
+            name: "import of tutorial users (100,000 in < 60 s)".into(),
+            measured: self.import.as_ref().map_or("n/a".into(), |i| {
+                format!(
+                    "{:.0} users/s ({} in {:.1} s)",
+                    i.users_per_s, i.users, i.seconds
+                )
+            }),
+            wanted: format!("≥ {:.0} users/s", crate::import::TARGET_PER_S),
+            pass: self
+                .import
+                .as_ref()
+                .map(|i| i.users_per_s >= crate::import::TARGET_PER_S),
+        });
         let peak = self
             .scenarios
             .iter()

@@ -12,6 +12,7 @@ mod admins;
 mod audit;
 mod devices;
 mod guard;
+mod import;
 mod keys;
 mod outbox;
 mod sessions;

@@ -10,6 +10,7 @@
 //! | `guard.rs`    | `GuardStore`   | rate-limit buckets and login-failure counters           |
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
 //! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
+//! | `import.rs`   | `ImportStore`  | batches of users moved in by `authgate import`          |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //! | `outbox.rs`   | `OutboxStore`  | the e-mail outbox                                       |
 //! | `tokens.rs`   | `TokenStore`   | one-time tokens (reset, verification, e-mail change)    |
@@ -34,6 +35,7 @@
 mod audit;
 mod devices;
 mod guard;
+mod import;
 mod keys;
 mod outbox;
 mod refresh_claim;

@@ -58,6 +58,30 @@ macro_rules! user_store {
             Ok(Some(user_from_row(first, roles)?))
         }
 
+        /// The roles of the users in `rows` (which have a `user_id`), by user id, each sorted.
+        async fn page_roles(
+            pool: &sqlx::Pool<$db>,
+            rows: &[DbRow],
+        ) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
+            let mut by_user = std::collections::HashMap::new();
+            if rows.is_empty() {
+                return Ok(by_user);
+            }
+            let mut q = sqlx::QueryBuilder::<$db>::new(
+                "SELECT user_id, role_name FROM user_roles WHERE user_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for row in rows {
+                ids.push_bind(row.try_get::<String, _>("user_id")?);
+            }
+            q.push(") ORDER BY user_id, role_name");
+            let pairs: Vec<(String, String)> = q.build_query_as().fetch_all(pool).await?;
+            for (user, role) in pairs {
+                by_user.entry(user).or_insert_with(Vec::new).push(role);
+            }
+            Ok(by_user)
+        }
+
         /// Lock the `admin` role's row until `tx` ends, and count the active admins. Every
         /// change that can remove an admin (`set_roles`, `set_active`, `delete_user`) starts so,
         /// so they serialise: on PostgreSQL a second one waits for the row lock (`UPDATE` of a
@@ -221,17 +245,14 @@ macro_rules! user_store {
                 .bind(q.limit)
                 .fetch_all(&self.pool)
                 .await?;
-                let mut users = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let roles = sqlx::query_scalar(
-                        "SELECT role_name FROM user_roles WHERE user_id = $1 ORDER BY role_name",
-                    )
-                    .bind(row.try_get::<&str, _>("user_id")?)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    users.push(user_from_row(row, roles)?);
-                }
-                Ok(users)
+                // The page's roles in one query, not one per user (an export reads every page).
+                let mut roles = page_roles(&self.pool, &rows).await?;
+                rows.iter()
+                    .map(|row| {
+                        let id: &str = row.try_get("user_id")?;
+                        user_from_row(row, roles.remove(id).unwrap_or_default())
+                    })
+                    .collect()
             }
 
             async fn set_username(
