@@ -50,6 +50,11 @@ pub struct Revocations {
     /// (a host app that never runs housekeeping gets no staleness check).
     synced_at: AtomicU64,
     syncing: AtomicBool,
+    /// Bumped whenever an entry arrives (committed here, or synced from elsewhere), so the
+    /// revocation stream wakes at once instead of at its next poll.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Set when the server shuts down: revocation streams end so the shutdown is not held up.
+    closing: AtomicBool,
 }
 
 /// Milliseconds on a monotonic clock (immune to the injectable test clock and to wall-clock jumps).
@@ -72,6 +77,8 @@ impl Revocations {
             last_seq: Default::default(),
             synced_at: AtomicU64::new(monotonic_ms()),
             syncing: AtomicBool::new(false),
+            changes: tokio::sync::watch::Sender::new(0),
+            closing: AtomicBool::new(false),
         };
         me.merge(me.store.load_revocations(now, 0).await?);
         Ok(me)
@@ -95,7 +102,31 @@ impl Revocations {
         !self.syncing.load(Ordering::Relaxed) || age_ms <= MAX_STALENESS.as_millis() as u64
     }
 
+    /// A receiver that sees a change whenever an entry arrives: committed by this instance, or
+    /// picked up from another by a sync. It says only that something arrived; the store says what.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// End the streams that follow this list (the server is shutting down).
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        self.changed();
+    }
+
+    /// Whether [`Revocations::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn merge(&self, rows: Vec<RevocationRecord>) {
+        if !rows.is_empty() {
+            self.changed();
+        }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         for row in rows {
             self.last_seq.fetch_max(row.seq, Ordering::Relaxed);
@@ -146,6 +177,10 @@ impl Revocations {
         for sid in sids {
             entries.sessions.insert(*sid, expires_at);
         }
+        drop(entries);
+        if !sids.is_empty() {
+            self.changed();
+        }
     }
 
     /// Record a user's new activation/roles: persisted, then in memory.
@@ -166,6 +201,7 @@ impl Revocations {
             .unwrap_or_else(|p| p.into_inner())
             .users
             .insert(user, (state, expires_at));
+        self.changed();
         Ok(())
     }
 

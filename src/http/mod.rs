@@ -27,7 +27,7 @@ pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
 use crate::service::AuthState;
-use routes::{admin, auth, meta, users};
+use routes::{admin, auth, feed, meta, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,6 +65,17 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+        // What services verifying tokens elsewhere present to read the revocation feed.
+        components.add_security_scheme(
+            "verifier",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("authgate verifier credential (agv_…)")
+                    .description(Some("created by `authgate verifier create NAME`"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -93,6 +104,8 @@ where
         .routes(routes!(admin::unlock_user))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(feed::revocations))
+        .routes(routes!(feed::revocation_stream))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::authorization_server_metadata))
         .routes(routes!(meta::openid_configuration))

@@ -3,7 +3,8 @@
 //!
 //! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
 //!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
-//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`Store`]: all of them, plus
+//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`FeedStore`] (in `feed.rs`): verifier
+//!   credentials and the revocation feed. [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
 //!   holds the `Arc<dyn Store>` that [`connect`] opens.
 //! - The SQL is in `sql/`, one file per trait (its module doc says how they are built); the
@@ -15,6 +16,7 @@
 #[cfg(test)]
 mod contract;
 mod devices;
+mod feed;
 mod migrate;
 mod records;
 mod sql;
@@ -23,6 +25,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use devices::{DeviceStore, NewDeviceToken};
+pub use feed::{FeedStore, VerifierRecord};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewSession, NewUser, Rate,
     RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd, SessionRecord, StoredKey,
@@ -177,7 +180,9 @@ pub trait AuditStore: Send + Sync + 'static {
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + GuardStore + AuditStore + DeviceStore {
+pub trait Store:
+    UserStore + SessionStore + GuardStore + AuditStore + DeviceStore + FeedStore
+{
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap reachability check for `/readyz`.

@@ -44,6 +44,7 @@ mod refresh;
 mod register;
 mod remote_verifier;
 mod response_headers;
+mod revocation_feed;
 mod session_liveness;
 mod skewed_instances;
 mod slow_connections;

@@ -4,6 +4,7 @@
 mod crash;
 mod server;
 mod users;
+mod verifiers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};

@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod auth;
+pub mod feed;
 pub mod meta;
 pub mod users;

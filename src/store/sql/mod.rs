@@ -10,6 +10,7 @@
 //! | `guard.rs`    | `GuardStore`   | rate-limit buckets and login-failure counters           |
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
 //! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
+//! | `feed.rs`     | `FeedStore`    | verifier credentials; pages of the revocation feed      |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //!
 //! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
@@ -31,6 +32,7 @@
 
 mod audit;
 mod devices;
+mod feed;
 mod guard;
 mod keys;
 mod refresh_claim;

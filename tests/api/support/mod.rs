@@ -11,6 +11,7 @@ mod db;
 mod host;
 mod http;
 mod jwt;
+mod sse;
 mod timing;
 
 pub use admin::*;
@@ -20,4 +21,5 @@ pub use db::*;
 pub use host::*;
 pub use http::*;
 pub use jwt::*;
+pub use sse::*;
 pub use timing::*;
