@@ -53,8 +53,8 @@ pub use http::{
     UserRole, apply_server_layers, docs, openapi, require_role, router,
 };
 pub use service::{
-    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, Result, RevocationEvent, TokenPair,
-    User, UserChanges, VerifierInfo, install_tls_provider,
+    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, Result, RevocationEvent, RevocationFeed,
+    TokenPair, User, UserChanges, VerifierInfo, install_tls_provider,
 };
 pub use startup::Application;
 pub use telemetry::init as init_tracing;

@@ -16,6 +16,7 @@ mod error;
 mod feed;
 mod housekeeping;
 mod remote;
+mod remote_feed;
 mod sessions;
 mod state;
 
@@ -27,6 +28,7 @@ pub use error::{Error, ErrorCode, FieldErrors, Result};
 pub use feed::{RevocationEvent, VerifierInfo};
 pub use housekeeping::Housekeeping;
 pub use remote::install_tls_provider;
+pub use remote_feed::RevocationFeed;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.
 pub use crate::token::TokenError;

@@ -42,6 +42,7 @@ mod password_policy;
 mod races;
 mod refresh;
 mod register;
+mod remote_feed;
 mod remote_verifier;
 mod response_headers;
 mod revocation_feed;
