@@ -19,6 +19,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::store::{RevocationRecord, Store, StoreResult};
@@ -37,6 +38,56 @@ pub struct UserState {
 struct Entries {
     sessions: HashMap<Uuid, i64>,
     users: HashMap<Uuid, (UserState, i64)>,
+}
+
+/// One entry of the feed: a revoked session, or a user's new state after an admin change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RevocationEvent {
+    /// Refuse every access token of session `sid` (the `sid` claim) until `until` (unix
+    /// seconds; after it no token of the session can still be valid).
+    Session { seq: i64, sid: Uuid, until: i64 },
+    /// User `sub` was changed by an admin: refuse their tokens if `active` is false, and use
+    /// `roles` instead of the token's until `until`.
+    User {
+        seq: i64,
+        sub: Uuid,
+        active: bool,
+        roles: Vec<String>,
+        until: i64,
+    },
+}
+
+impl RevocationEvent {
+    /// The entry's position in the feed.
+    pub fn seq(&self) -> i64 {
+        match self {
+            Self::Session { seq, .. } | Self::User { seq, .. } => *seq,
+        }
+    }
+
+    /// The entry as the feed sends it; `None` for a row this version does not know.
+    pub fn from_record(r: RevocationRecord) -> Option<Self> {
+        let subject = Uuid::parse_str(&r.subject).ok()?;
+        match r.kind.as_str() {
+            "session" => Some(Self::Session {
+                seq: r.seq,
+                sid: subject,
+                until: r.expires_at,
+            }),
+            "user" => {
+                let state: UserState = serde_json::from_str(&r.data).ok()?;
+                Some(Self::User {
+                    seq: r.seq,
+                    sub: subject,
+                    active: state.active,
+                    roles: state.roles,
+                    until: r.expires_at,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The in-memory revocation list, backed by the store.

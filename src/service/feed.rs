@@ -6,14 +6,10 @@
 //! asks for "after n" misses nothing written before what it has seen: the same cursor serves the
 //! JSON pages, the stream's `id`s and a reconnect's `Last-Event-ID`.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use uuid::Uuid;
-
 use super::error::{Error, Result};
 use super::state::AuthState;
-use crate::revocation::UserState;
-use crate::store::{RevocationRecord, VerifierRecord};
+use crate::revocation::RevocationEvent;
+use crate::store::VerifierRecord;
 use crate::token::refresh;
 
 /// What every verifier credential starts with, so a log reader (or a secret scanner) can tell it
@@ -21,55 +17,6 @@ use crate::token::refresh;
 pub const CREDENTIAL_PREFIX: &str = "agv_";
 /// Longest credential we even hash (ours are 47 characters).
 const MAX_CREDENTIAL_LEN: usize = 128;
-
-/// One entry of the feed: a revoked session, or a user's new state after an admin change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum RevocationEvent {
-    /// Refuse every access token of session `sid` (the `sid` claim) until `until` (unix
-    /// seconds; after it no token of the session can still be valid).
-    Session { seq: i64, sid: Uuid, until: i64 },
-    /// User `sub` was changed by an admin: refuse their tokens if `active` is false, and use
-    /// `roles` instead of the token's until `until`.
-    User {
-        seq: i64,
-        sub: Uuid,
-        active: bool,
-        roles: Vec<String>,
-        until: i64,
-    },
-}
-
-impl RevocationEvent {
-    /// The entry's position in the feed.
-    pub fn seq(&self) -> i64 {
-        match self {
-            Self::Session { seq, .. } | Self::User { seq, .. } => *seq,
-        }
-    }
-
-    fn from_record(r: RevocationRecord) -> Option<Self> {
-        let subject = Uuid::parse_str(&r.subject).ok()?;
-        match r.kind.as_str() {
-            "session" => Some(Self::Session {
-                seq: r.seq,
-                sid: subject,
-                until: r.expires_at,
-            }),
-            "user" => {
-                let state: UserState = serde_json::from_str(&r.data).ok()?;
-                Some(Self::User {
-                    seq: r.seq,
-                    sub: subject,
-                    active: state.active,
-                    roles: state.roles,
-                    until: r.expires_at,
-                })
-            }
-            _ => None,
-        }
-    }
-}
 
 /// A verifier credential as listed (never the credential).
 #[derive(Debug, Clone, PartialEq, Eq)]

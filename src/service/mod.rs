@@ -22,10 +22,11 @@ mod state;
 
 use uuid::Uuid;
 
+pub use crate::revocation::RevocationEvent;
 pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
-pub use feed::{RevocationEvent, VerifierInfo};
+pub use feed::VerifierInfo;
 pub use housekeeping::Housekeeping;
 pub use remote::install_tls_provider;
 pub use remote_feed::RevocationFeed;

@@ -14,8 +14,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::feed::RevocationEvent;
-use super::remote::install_tls_provider;
+use crate::revocation::RevocationEvent;
 
 /// How a verify-only state follows the issuing server's revocation feed.
 #[derive(Clone)]
@@ -177,7 +176,8 @@ struct Page {
 }
 
 fn client() -> anyhow::Result<reqwest::Client> {
-    install_tls_provider();
+    // As `remote::install_tls_provider` (not imported: `remote` holds this module's types).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?)
