@@ -7,6 +7,7 @@ use super::TokenPair;
 use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
+use crate::config::TokenClaim;
 use crate::domain::{ClientInfo, Limit};
 use crate::store::{NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecord, UserRecord};
 use crate::token::refresh;
@@ -55,26 +56,28 @@ impl AuthState {
             .await?;
         issuer.revocations.sessions_revoked(&ended, now);
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
-        self.issue_tokens(
-            user.id,
-            session.id,
-            user.roles.clone(),
-            token,
-            refresh_expires_in,
-        )
+        self.issue_tokens(&user, session.id, token, refresh_expires_in)
     }
 
     fn issue_tokens(
         &self,
-        user: Uuid,
+        user: &UserRecord,
         session: Uuid,
-        roles: Vec<String>,
         refresh_token: String,
         refresh_expires_in: i64,
     ) -> Result<TokenPair> {
         let cfg = &self.issuer()?.cfg;
         let verifier = self.verifier();
-        let claims = verifier.claims(user, session, roles, self.clock().now(), cfg.access_ttl);
+        let roles = user.roles.clone();
+        let mut claims =
+            verifier.claims(user.id, session, roles, self.clock().now(), cfg.access_ttl);
+        // AUTHGATE_TOKEN_CLAIMS: off by default, so tokens carry no personal data unless asked.
+        for claim in &cfg.token_claims {
+            match claim {
+                TokenClaim::Email => claims.email = Some(user.email.clone()),
+                TokenClaim::Username => claims.username = user.username.clone(),
+            }
+        }
         Ok(TokenPair {
             access_token: verifier.sign(&claims)?,
             expires_in: cfg.access_ttl,
@@ -145,7 +148,7 @@ impl AuthState {
             return Err(Error::InvalidRefreshToken);
         }
         let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
-        self.issue_tokens(user.id, session.id, user.roles, child, refresh_expires_in)
+        self.issue_tokens(&user, session.id, child, refresh_expires_in)
     }
 
     /// End one live session of a user (deleting a device). Its access tokens die now.

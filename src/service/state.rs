@@ -16,7 +16,7 @@ use super::error::{Error, Result};
 use super::remote::Remote;
 use super::remote_feed::RevocationFeed;
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Settings, TokenClaim};
 use crate::domain::LockoutPolicy;
 use crate::domain::abuse::{AbusePolicy, MemoryBuckets, RepeatedEvents};
 use crate::domain::{ForwardedHeader, JwtAlg};
@@ -54,6 +54,8 @@ pub struct AuthConfig {
     pub audit_retention: i64,
     /// Live sessions a user may have; a new login ends the oldest beyond it.
     pub max_sessions_per_user: i64,
+    /// Extra claims access tokens carry (`AUTHGATE_TOKEN_CLAIMS`).
+    pub token_claims: Vec<TokenClaim>,
 }
 
 /// The shared state of authgate, generic-free so host apps can hold it in their own state and
@@ -327,6 +329,7 @@ fn auth_config(settings: &Settings) -> AuthConfig {
         },
         audit_retention: settings.audit_retention,
         max_sessions_per_user: settings.max_sessions_per_user,
+        token_claims: settings.token_claims.clone(),
     }
 }
 

@@ -36,6 +36,12 @@ pub struct AccessClaims {
     pub sid: Uuid,
     pub roles: Vec<String>,
     pub client_id: String,
+    /// The e-mail address, only with `AUTHGATE_TOKEN_CLAIMS=email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The username, only with `AUTHGATE_TOKEN_CLAIMS=username` (and an account that has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// Why a token was refused. Logged at debug level; never shown to the client (no oracle).
@@ -166,6 +172,8 @@ impl Verifier {
             sid: session,
             roles,
             client_id: CLIENT_ID.to_owned(),
+            email: None,
+            username: None,
         }
     }
 

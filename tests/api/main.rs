@@ -49,6 +49,7 @@ mod revocation_feed;
 mod session_liveness;
 mod skewed_instances;
 mod slow_connections;
+mod token_claims;
 mod token_endpoint;
 mod tokens;
 mod tutorial;
