@@ -55,13 +55,43 @@ where
     }
 }
 
-/// Where to start, and how much to send.
+/// Where to start, and how much to send. Values out of range are refused (422), never clamped.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// Send entries with a `seq` above this (0, the default: everything in force).
+    #[param(required = false, value_type = i64, minimum = 0)]
     pub after: Option<i64>,
     /// Entries per page, 1 to 1000 (default 500). Pages only.
+    #[param(required = false, value_type = i64, minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+}
+
+/// The stream's resume header (documentation only; the handler reads it from the headers).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // read by utoipa's derive only
+pub struct StreamResume {
+    /// Resume after this `seq` (the last `id` received); overrides `after`.
+    #[param(rename = "Last-Event-ID", required = false, value_type = i64, minimum = 0)]
+    pub last_event_id: Option<i64>,
+}
+
+/// One Server-Sent Event of the stream, as its fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by utoipa's derive only
+pub struct StreamEvent {
+    /// `session`, `user` or `heartbeat`.
+    #[schema(pattern = "^(session|user|heartbeat)$")]
+    pub event: String,
+    /// JSON: an entry as in `GET /revocations` (`session`, `user`), or `{"seq":…}` (`heartbeat`).
+    pub data: String,
+    /// The entry's `seq` (entries only): send it back as `Last-Event-ID` to resume.
+    #[schema(required = false, nullable = false)]
+    pub id: Option<String>,
+    /// Milliseconds to wait before reconnecting (first event only).
+    #[schema(required = false, nullable = false, value_type = i64)]
+    pub retry: Option<i64>,
 }
 
 /// One page of the feed.
@@ -106,9 +136,8 @@ pub async fn revocations(
 /// (event `session` or `user`, `id` = its `seq`, data as in `/revocations`), and a `heartbeat`
 /// event (data `{"seq":…}`) every 2 s without news. Reconnect with `Last-Event-ID` (or
 /// `after`). **Authentication:** a verifier credential.
-#[utoipa::path(get, path = "/revocations/stream", tag = "discovery", security(("verifier" = [])), params(FeedQuery),
-    params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this seq (overrides `after`)")),
-    responses((status = 200, description = "an endless event stream", content_type = "text/event-stream", body = String),
+#[utoipa::path(get, path = "/revocations/stream", tag = "discovery", security(("verifier" = [])), params(FeedQuery, StreamResume),
+    responses((status = 200, description = "an endless event stream", content_type = "text/event-stream", body = StreamEvent),
         (status = 422, body = Problem)))]
 pub async fn revocation_stream(
     State(auth): State<AuthState>,
