@@ -56,7 +56,7 @@ impl AuthState {
             .await?;
         issuer.revocations.sessions_revoked(&ended, now);
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
-        self.issue_tokens(&user, session.id, token, refresh_expires_in)
+        self.issue_tokens(user, session.id, token, refresh_expires_in)
     }
 
     fn issue_tokens(

@@ -60,8 +60,7 @@ both!(
 fn token_claims_setting_refuses_unknown_names() {
     // Act
     let err = authgate::Settings::from_args(["--token-claims", "email,phone"].map(String::from))
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     // Assert
     let text = err.to_string();
     assert!(
