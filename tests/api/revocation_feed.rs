@@ -246,3 +246,43 @@ both!(
         assert!(revoked.elapsed() < Duration::from_secs(5));
     }
 );
+
+// Requirement: a stream served by one instance also sends a logout committed by another
+// instance on the same database, within that instance's revocation poll (3 s).
+both!(
+    the_stream_sends_logouts_made_on_another_instance_within_the_poll,
+    |app| async move {
+        // Arrange: instance A (the TestApp) and instance B on the same database
+        let (_, tokens) = app.signed_in_user().await;
+        let TestApp {
+            address: a,
+            client,
+            db,
+            settings,
+            ..
+        } = app;
+        let b = start(db, settings).await;
+        let credential = b.verifier("b").await;
+        let mut stream = b.stream(&credential, None).await;
+        stream.next(Duration::from_secs(5)).await.unwrap().unwrap();
+        // Act: log out on A
+        let out = client
+            .post(format!("{a}/auth/logout"))
+            .bearer_auth(&tokens.access)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), StatusCode::NO_CONTENT);
+        let responded = Instant::now();
+        let event = stream
+            .next_entry(Duration::from_secs(6))
+            .await
+            .expect("event");
+        let lag = responded.elapsed();
+        // Assert
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["sid"], json!(sid_of(&tokens.access)));
+        assert!(lag < Duration::from_millis(3500), "took {lag:?}");
+    }
+);

@@ -48,3 +48,36 @@ fn verifier_create_prints_once_list_hides_and_revoke_marks() {
     let list = String::from_utf8(listed_after.stdout).unwrap();
     assert!(list.contains("revoked at"), "{list}");
 }
+
+// Requirement: an open revocation stream does not hold up a graceful shutdown: SIGTERM with a
+// follower connected still exits 0 within seconds, and the follower sees its stream end.
+#[tokio::test]
+async fn sigterm_ends_open_revocation_streams_and_exits() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let credential = String::from_utf8(verifier(&dir, &["create", "follower"]).stdout).unwrap();
+    let (child, base) = serve(&dir, &[]);
+    let mut child = KillOnDrop(child);
+    authgate::install_tls_provider();
+    let mut stream = reqwest::Client::new()
+        .get(format!("{base}/revocations/stream"))
+        .bearer_auth(credential.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.chunk().await.unwrap().is_some(),
+        "the greeting heartbeat"
+    );
+    // Act
+    sigterm(&child.0);
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    let status = wait_exit(&mut child.0, Duration::from_secs(10));
+    // Assert
+    assert!(ended.is_ok(), "the stream ends at shutdown");
+    assert!(status.expect("exits after SIGTERM").success());
+}
