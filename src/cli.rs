@@ -1,5 +1,6 @@
 //! The command line: `serve`, `migrate`, `user create | set-role | deactivate | unlock |
-//! reset-link`, and `import tutorial | jsonl` / `export jsonl` (in `transfer`).
+//! reset-link`, `verifier create | list | revoke`, and `import tutorial | jsonl` /
+//! `export jsonl` (in `transfer`).
 //! Every command takes the same settings (flags or `AUTHGATE_*` variables). User commands go
 //! through the same services as the API (`AuthState`), never straight to the store.
 
@@ -39,6 +40,29 @@ pub enum Command {
     /// Write every account out as JSON lines (for a backup, or another authgate).
     #[command(subcommand)]
     Export(transfer::ExportCommand),
+    /// Manage the credentials services present to read the revocation feed.
+    #[command(subcommand)]
+    Verifier(VerifierCommand),
+}
+
+/// Verifier credentials (for `GET /revocations` and `/revocations/stream`).
+#[derive(Subcommand)]
+pub enum VerifierCommand {
+    /// Create a credential and print it once (only its hash is stored).
+    Create {
+        /// A name for the service that will use it (letters, digits, '-', '_', '.').
+        name: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// List credentials (names and dates; never the credentials).
+    List(#[command(flatten)] Settings),
+    /// Revoke a credential: its requests are refused, its open streams end.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 /// User management.
@@ -105,6 +129,11 @@ fn settings_of(command: &Command) -> &Settings {
         ) => settings,
         Command::Import(cmd) => cmd.settings(),
         Command::Export(cmd) => cmd.settings(),
+        Command::Verifier(
+            VerifierCommand::Create { settings, .. }
+            | VerifierCommand::List(settings)
+            | VerifierCommand::Revoke { settings, .. },
+        ) => settings,
     }
 }
 
@@ -121,7 +150,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(cmd).await,
         Command::Import(cmd) => transfer::import(cmd).await,
         Command::Export(cmd) => transfer::export(cmd).await,
+        Command::Verifier(cmd) => verifier(cmd).await,
     }
+}
+
+async fn verifier(cmd: VerifierCommand) -> anyhow::Result<()> {
+    match cmd {
+        VerifierCommand::Create { name, settings } => {
+            let state = AuthState::from_settings(&settings).await?;
+            let credential = state.create_verifier(&name).await.map_err(|e| match e {
+                Error::Conflict(_) => anyhow::anyhow!("a verifier named {name} exists already"),
+                other => describe(other),
+            })?;
+            // SECURITY: printed once, to stdout only; never logged.
+            println!("{credential}");
+            eprintln!(
+                "verifier {name} created; the credential above is shown only now. Services send \
+                 it as `Authorization: Bearer …` to /revocations and /revocations/stream."
+            );
+        }
+        VerifierCommand::List(settings) => {
+            let state = AuthState::from_settings(&settings).await?;
+            for v in state.list_verifiers().await.map_err(describe)? {
+                let status = v
+                    .revoked_at
+                    .map_or_else(|| "active".to_owned(), |at| format!("revoked at {at}"));
+                println!("{}\tcreated at {}\t{status}", v.name, v.created_at);
+            }
+        }
+        VerifierCommand::Revoke { name, settings } => {
+            let state = AuthState::from_settings(&settings).await?;
+            state.revoke_verifier(&name).await.map_err(|e| match e {
+                Error::NotFound(_) => anyhow::anyhow!("no active verifier named {name}"),
+                other => describe(other),
+            })?;
+            println!("verifier {name} revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

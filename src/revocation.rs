@@ -19,6 +19,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::store::{RevocationRecord, Store, StoreResult};
@@ -39,6 +40,56 @@ struct Entries {
     users: HashMap<Uuid, (UserState, i64)>,
 }
 
+/// One entry of the feed: a revoked session, or a user's new state after an admin change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RevocationEvent {
+    /// Refuse every access token of session `sid` (the `sid` claim) until `until` (unix
+    /// seconds; after it no token of the session can still be valid).
+    Session { seq: i64, sid: Uuid, until: i64 },
+    /// User `sub` was changed by an admin: refuse their tokens if `active` is false, and use
+    /// `roles` instead of the token's until `until`.
+    User {
+        seq: i64,
+        sub: Uuid,
+        active: bool,
+        roles: Vec<String>,
+        until: i64,
+    },
+}
+
+impl RevocationEvent {
+    /// The entry's position in the feed.
+    pub fn seq(&self) -> i64 {
+        match self {
+            Self::Session { seq, .. } | Self::User { seq, .. } => *seq,
+        }
+    }
+
+    /// The entry as the feed sends it; `None` for a row this version does not know.
+    pub fn from_record(r: RevocationRecord) -> Option<Self> {
+        let subject = Uuid::parse_str(&r.subject).ok()?;
+        match r.kind.as_str() {
+            "session" => Some(Self::Session {
+                seq: r.seq,
+                sid: subject,
+                until: r.expires_at,
+            }),
+            "user" => {
+                let state: UserState = serde_json::from_str(&r.data).ok()?;
+                Some(Self::User {
+                    seq: r.seq,
+                    sub: subject,
+                    active: state.active,
+                    roles: state.roles,
+                    until: r.expires_at,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The in-memory revocation list, backed by the store.
 pub struct Revocations {
     store: Arc<dyn Store>,
@@ -50,6 +101,11 @@ pub struct Revocations {
     /// (a host app that never runs housekeeping gets no staleness check).
     synced_at: AtomicU64,
     syncing: AtomicBool,
+    /// Bumped whenever an entry arrives (committed here, or synced from elsewhere), so the
+    /// revocation stream wakes at once instead of at its next poll.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Set when the server shuts down: revocation streams end so the shutdown is not held up.
+    closing: AtomicBool,
 }
 
 /// Milliseconds on a monotonic clock (immune to the injectable test clock and to wall-clock jumps).
@@ -72,6 +128,8 @@ impl Revocations {
             last_seq: Default::default(),
             synced_at: AtomicU64::new(monotonic_ms()),
             syncing: AtomicBool::new(false),
+            changes: tokio::sync::watch::Sender::new(0),
+            closing: AtomicBool::new(false),
         };
         me.merge(me.store.load_revocations(now, 0).await?);
         Ok(me)
@@ -95,7 +153,31 @@ impl Revocations {
         !self.syncing.load(Ordering::Relaxed) || age_ms <= MAX_STALENESS.as_millis() as u64
     }
 
+    /// A receiver that sees a change whenever an entry arrives: committed by this instance, or
+    /// picked up from another by a sync. It says only that something arrived; the store says what.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// End the streams that follow this list (the server is shutting down).
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        self.changed();
+    }
+
+    /// Whether [`Revocations::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn merge(&self, rows: Vec<RevocationRecord>) {
+        if !rows.is_empty() {
+            self.changed();
+        }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         for row in rows {
             self.last_seq.fetch_max(row.seq, Ordering::Relaxed);
@@ -146,6 +228,10 @@ impl Revocations {
         for sid in sids {
             entries.sessions.insert(*sid, expires_at);
         }
+        drop(entries);
+        if !sids.is_empty() {
+            self.changed();
+        }
     }
 
     /// Record a user's new activation/roles: persisted, then in memory.
@@ -166,6 +252,7 @@ impl Revocations {
             .unwrap_or_else(|p| p.into_inner())
             .users
             .insert(user, (state, expires_at));
+        self.changed();
         Ok(())
     }
 

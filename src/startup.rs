@@ -104,7 +104,13 @@ impl Application {
     /// Serve until SIGTERM or Ctrl-C, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _housekeeping = self.state.start_housekeeping();
-        serve(self.listener, self.app, self.limits, shutdown_signal()).await
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            // Revocation streams never finish by themselves; the graceful shutdown waits for them.
+            state.end_revocation_streams();
+        };
+        serve(self.listener, self.app, self.limits, shutdown).await
     }
 }
 

@@ -88,6 +88,7 @@ pub fn auth_config(alg: JwtAlg) -> AuthConfig {
         audit_retention: 90 * 86_400,
         // The server's default (`--max-sessions-per-user`).
         max_sessions_per_user: 100,
+        token_claims: Vec::new(),
     }
 }
 

@@ -22,6 +22,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// A claim access tokens may carry besides the standard ones, for verifiers that read it
+/// (`AUTHGATE_TOKEN_CLAIMS=email,username`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenClaim {
+    /// The account's e-mail address, as `email`.
+    Email,
+    /// The username (when the account has one), as `preferred_username`'s plain sibling
+    /// `username`.
+    Username,
+}
+
 /// Everything configurable. `--help` lists each flag with its variable and default.
 #[derive(Clone, Args)]
 pub struct Settings {
@@ -191,6 +202,11 @@ pub struct Settings {
     /// How long sent (or given-up) mails stay in the outbox.
     #[arg(long, env = "AUTHGATE_MAIL_RETENTION", default_value = "7d", value_parser = parse_duration)]
     pub mail_retention: i64,
+    /// Extra claims in access tokens, comma-separated: `email`, `username` (none by default).
+    /// For services whose own code reads them; every token then carries personal data, and a
+    /// changed e-mail or username reaches tokens at the next refresh.
+    #[arg(long, env = "AUTHGATE_TOKEN_CLAIMS", value_delimiter = ',', value_enum)]
+    pub token_claims: Vec<TokenClaim>,
 }
 
 impl fmt::Debug for Settings {

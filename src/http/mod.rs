@@ -28,7 +28,7 @@ pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
 use crate::service::AuthState;
-use routes::{admin, auth, meta, recovery, users};
+use routes::{admin, auth, feed, meta, recovery, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,17 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+        // What services verifying tokens elsewhere present to read the revocation feed.
+        components.add_security_scheme(
+            "verifier",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("authgate verifier credential (agv_…)")
+                    .description(Some("created by `authgate verifier create NAME`"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -101,6 +112,8 @@ where
         .routes(routes!(admin::send_reset))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(feed::revocations))
+        .routes(routes!(feed::revocation_stream))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::authorization_server_metadata))
         .routes(routes!(meta::openid_configuration))

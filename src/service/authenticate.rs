@@ -1,10 +1,12 @@
 //! The authentication of an access token: the signature and claims, then the in-memory
 //! revocation list (logouts, deactivations, role changes), then a note that the session was
-//! used. No database round trip: that is what makes a protected request cheap.
+//! used. No database round trip: that is what makes a protected request cheap. A verify-only
+//! state that follows a revocation feed consults its copy of the issuer's list instead.
 
 use tracing::warn;
 use uuid::Uuid;
 
+use super::remote_feed::Verdict;
 use super::state::AuthState;
 use crate::token::{AccessClaims, TokenError};
 
@@ -59,6 +61,17 @@ impl AuthState {
                 roles = state.roles;
             }
             self.touch(claims.sub, claims.sid);
+        } else if let Some((mirror, _)) = self.inner.remote.as_ref().and_then(|r| r.feed.as_ref()) {
+            match mirror.verdict(&claims.sid, &claims.sub, now) {
+                Verdict::Stale => return Err(TokenError::RevocationsStale),
+                Verdict::Revoked => return Err(TokenError::Revoked),
+                Verdict::Deactivated => return Err(TokenError::Deactivated),
+                Verdict::Accepted(changed) => {
+                    if let Some(changed) = changed {
+                        roles = changed;
+                    }
+                }
+            }
         }
         Ok(CurrentUser {
             id: claims.sub,

@@ -14,22 +14,27 @@ mod audit;
 mod authenticate;
 mod devices;
 mod error;
+mod feed;
 mod housekeeping;
 mod outbox;
 mod recovery;
 mod import;
 mod remote;
+mod remote_feed;
 mod sessions;
 mod state;
 
 use uuid::Uuid;
 
+pub use crate::revocation::RevocationEvent;
 pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
+pub use feed::VerifierInfo;
 pub use housekeeping::Housekeeping;
 pub use import::{ImportProgress, ImportReport, NoteKind};
 pub use remote::install_tls_provider;
+pub use remote_feed::RevocationFeed;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.
 pub use crate::token::TokenError;

@@ -1,11 +1,13 @@
 //! A verify-only state's link to the authgate that issues its tokens: the JWKS, fetched at
-//! start and again when a token names a key we do not know (at most once a minute).
+//! start and again when a token names a key we do not know (at most once a minute), and, if
+//! configured, its revocation feed (`remote_feed`).
 
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use jsonwebtoken::jwk::JwkSet;
 
+use super::remote_feed::{Follower, Mirror};
 use crate::domain::JwtAlg;
 use crate::token::{KeyRing, Verifier};
 
@@ -17,6 +19,8 @@ pub(crate) struct Remote {
     pub audience: String,
     pub leeway: i64,
     pub last_fetch: Mutex<i64>,
+    /// The issuing server's revocations, when the state follows its feed.
+    pub feed: Option<(Arc<Mirror>, Follower)>,
 }
 
 /// Pick ring as rustls' crypto provider (once). authgate calls it before fetching a JWKS; a host

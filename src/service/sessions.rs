@@ -7,6 +7,7 @@ use super::TokenPair;
 use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
+use crate::config::TokenClaim;
 use crate::domain::{ClientInfo, Limit};
 use crate::store::{NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecord, UserRecord};
 use crate::token::refresh;
@@ -70,6 +71,13 @@ impl AuthState {
         let now = self.clock().now();
         let mut claims = verifier.claims(user.id, session, user.roles.clone(), now, cfg.access_ttl);
         claims.email_verified = user.email_verified;
+        // AUTHGATE_TOKEN_CLAIMS: off by default, so tokens carry no personal data unless asked.
+        for claim in &cfg.token_claims {
+            match claim {
+                TokenClaim::Email => claims.email = Some(user.email.clone()),
+                TokenClaim::Username => claims.username = user.username.clone(),
+            }
+        }
         Ok(TokenPair {
             access_token: verifier.sign(&claims)?,
             expires_in: cfg.access_ttl,

@@ -2,8 +2,9 @@
 //!
 //! A full state (built by [`AuthState::build`]) issues and verifies tokens and owns the store. A
 //! verify-only state (`AuthState::from_jwks_url`, in `remote`) trusts a separate authgate
-//! server's JWKS: it serves the extractors only, and cannot see that server's revocations (its
-//! tokens stay valid until they expire, at most the access-token lifetime).
+//! server's JWKS: it serves the extractors only; it sees that server's revocations only when it
+//! follows its revocation feed (`AuthState::from_jwks_url_with_feed`); otherwise its tokens stay
+//! valid until they expire, at most the access-token lifetime.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,8 +14,9 @@ use uuid::Uuid;
 
 use super::error::{Error, Result};
 use super::remote::Remote;
+use super::remote_feed::RevocationFeed;
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Settings, TokenClaim};
 use crate::domain::LockoutPolicy;
 use crate::domain::abuse::{AbusePolicy, MemoryBuckets, RepeatedEvents};
 use crate::domain::{ForwardedHeader, JwtAlg};
@@ -53,6 +55,8 @@ pub struct AuthConfig {
     pub audit_retention: i64,
     /// Live sessions a user may have; a new login ends the oldest beyond it.
     pub max_sessions_per_user: i64,
+    /// Extra claims access tokens carry (`AUTHGATE_TOKEN_CLAIMS`).
+    pub token_claims: Vec<TokenClaim>,
 }
 
 /// The shared state of authgate, generic-free so host apps can hold it in their own state and
@@ -285,16 +289,47 @@ impl AuthState {
 
     /// A verify-only state trusting the authgate server whose JWKS is at `jwks_url`.
     /// Unknown `kid`s trigger a re-fetch (at most once a minute), so key rotation is picked up.
+    /// It does not see that server's revocations: use [`AuthState::from_jwks_url_with_feed`]
+    /// for that.
     pub async fn from_jwks_url(
         jwks_url: &str,
         alg: JwtAlg,
         issuer: &str,
         audience: &str,
     ) -> anyhow::Result<Self> {
+        Self::remote(jwks_url, alg, issuer, audience, None).await
+    }
+
+    /// As [`AuthState::from_jwks_url`], also following the server's revocation feed: a logout,
+    /// deactivation or role change there applies here within a second, and while the feed is
+    /// silent for longer than its staleness, tokens are refused with 503 (fail closed) unless
+    /// the feed was configured [`RevocationFeed::fail_open`]. Fails if the feed cannot be read
+    /// at start (a wrong URL or credential).
+    pub async fn from_jwks_url_with_feed(
+        jwks_url: &str,
+        alg: JwtAlg,
+        issuer: &str,
+        audience: &str,
+        feed: RevocationFeed,
+    ) -> anyhow::Result<Self> {
+        Self::remote(jwks_url, alg, issuer, audience, Some(feed)).await
+    }
+
+    async fn remote(
+        jwks_url: &str,
+        alg: JwtAlg,
+        issuer: &str,
+        audience: &str,
+        feed: Option<RevocationFeed>,
+    ) -> anyhow::Result<Self> {
         if alg == JwtAlg::HS256 {
             bail!("HS256 keys are secret and never published; share AUTHGATE_JWT_SECRET instead");
         }
         let clock = Clock::default();
+        let feed = match feed {
+            Some(feed) => Some(super::remote_feed::follow(feed).await?),
+            None => None,
+        };
         let remote = Remote {
             jwks_url: jwks_url.to_owned(),
             alg,
@@ -302,6 +337,7 @@ impl AuthState {
             audience: audience.to_owned(),
             leeway: 30,
             last_fetch: Mutex::new(clock.now()),
+            feed,
         };
         let verifier = remote.fetch().await?;
         Ok(Self {
@@ -391,6 +427,7 @@ fn auth_config(settings: &Settings) -> AuthConfig {
         },
         audit_retention: settings.audit_retention,
         max_sessions_per_user: settings.max_sessions_per_user,
+        token_claims: settings.token_claims.clone(),
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
 //!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
-//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`OutboxStore`]: the e-mail outbox.
+//!   [`DeviceStore`] (in `devices.rs`): device tokens. [`FeedStore`] (in `feed.rs`): verifier
+//!   credentials and the revocation feed. [`OutboxStore`]: the e-mail outbox.
 //!   [`TokenStore`]: one-time tokens (reset, verification). [`ImportStore`]: accounts moved in
 //!   by `authgate import`, a batch at a time. [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
@@ -18,6 +19,7 @@
 #[cfg(test)]
 mod contract;
 mod devices;
+mod feed;
 mod migrate;
 mod records;
 mod sql;
@@ -27,6 +29,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use devices::{DeviceStore, NewDeviceToken};
+pub use feed::{FeedStore, VerifierRecord};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, Imported, LockoutPolicy, NewMail, NewOneTimeToken,
     NewSession, NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation,
@@ -269,6 +272,7 @@ pub trait Store:
     + OutboxStore
     + TokenStore
     + ImportStore
+    + FeedStore
 {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;

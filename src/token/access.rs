@@ -40,6 +40,12 @@ pub struct AccessClaims {
     /// before the claim existed: false).
     #[serde(default)]
     pub email_verified: bool,
+    /// The e-mail address, only with `AUTHGATE_TOKEN_CLAIMS=email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The username, only with `AUTHGATE_TOKEN_CLAIMS=username` (and an account that has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// Why a token was refused. Logged at debug level; never shown to the client (no oracle).
@@ -171,6 +177,8 @@ impl Verifier {
             roles,
             client_id: CLIENT_ID.to_owned(),
             email_verified: false,
+            email: None,
+            username: None,
         }
     }
 

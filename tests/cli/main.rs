@@ -5,6 +5,7 @@ mod crash;
 mod import;
 mod server;
 mod users;
+mod verifiers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};

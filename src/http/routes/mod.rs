@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod feed;
 pub mod meta;
 pub mod recovery;
 pub mod users;

@@ -11,6 +11,7 @@
 mod admins;
 mod audit;
 mod devices;
+mod feed;
 mod guard;
 mod import;
 mod keys;

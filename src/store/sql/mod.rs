@@ -11,6 +11,7 @@
 //! | `audit.rs`    | `AuditStore`   | the audit log                                           |
 //! | `devices.rs`  | `DeviceStore`  | device tokens; resetting an account's guard counters    |
 //! | `import.rs`   | `ImportStore`  | batches of users moved in by `authgate import`          |
+//! | `feed.rs`     | `FeedStore`    | verifier credentials; pages of the revocation feed      |
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //! | `outbox.rs`   | `OutboxStore`  | the e-mail outbox                                       |
 //! | `tokens.rs`   | `TokenStore`   | one-time tokens (reset, verification, e-mail change)    |
@@ -34,6 +35,7 @@
 
 mod audit;
 mod devices;
+mod feed;
 mod guard;
 mod import;
 mod keys;

@@ -12,6 +12,7 @@ mod host;
 mod http;
 mod jwt;
 mod smtp;
+mod sse;
 mod timing;
 
 pub use admin::*;
@@ -22,4 +23,5 @@ pub use host::*;
 pub use http::*;
 pub use jwt::*;
 pub use smtp::*;
+pub use sse::*;
 pub use timing::*;
