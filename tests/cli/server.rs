@@ -107,7 +107,7 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
         .send()
         .await;
     // A mailed link's token is in the query string of the page's URL.
-    let link_token = "LinkTokenThatMustNotBeLogged0123456789abcdef";
+    let link_token = "LinkTokenThatMustNotBeLogged0123456789abcde";
     for page in ["reset-password", "verify-email"] {
         let page = client
             .get(format!("{base}/{page}?token={link_token}"))
