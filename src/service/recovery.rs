@@ -160,9 +160,6 @@ impl AuthState {
             mails.insert(0, new_mail(kind, to, user.id, context, now));
         }
         issuer.store.issue_token(&record, &mails).await?;
-        if !mails.is_empty() {
-            rec.wake.notify_one();
-        }
         Ok(link)
     }
 
@@ -187,7 +184,6 @@ impl AuthState {
             .store
             .create_user_with_token(new, &record, &mail)
             .await?;
-        rec.wake.notify_one();
         Ok(user)
     }
 
@@ -226,7 +222,6 @@ impl AuthState {
             now,
         );
         issuer.store.enqueue_mail(&mail).await?;
-        issuer.recovery.wake.notify_one();
         Ok(())
     }
 

@@ -105,8 +105,6 @@ pub(crate) struct Recovery {
     pub require_verified_email: bool,
     /// Seconds sent mails stay in the outbox.
     pub mail_retention: i64,
-    /// Wakes this instance's sender when a mail is enqueued here.
-    pub wake: tokio::sync::Notify,
 }
 
 impl Recovery {
@@ -137,7 +135,6 @@ impl Recovery {
             verify_ttl: settings.verify_ttl,
             require_verified_email: settings.require_verified_email,
             mail_retention: settings.mail_retention,
-            wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -160,7 +157,6 @@ impl Recovery {
             verify_ttl: 24 * 3600,
             require_verified_email: false,
             mail_retention: 7 * 86_400,
-            wake: tokio::sync::Notify::new(),
         })
     }
 }

@@ -46,6 +46,17 @@ macro_rules! outbox_store {
                 lease: i64,
                 limit: i64,
             ) -> StoreResult<Vec<QueuedMail>> {
+                // Most polls find nothing: a read first, so they take no write lock (SQLite).
+                let due: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+                       AND next_attempt_at <= $1 LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if due.is_none() {
+                    return Ok(Vec::new());
+                }
                 let rows = sqlx::query($claim)
                     .bind(now)
                     .bind(lease)

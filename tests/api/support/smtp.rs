@@ -257,8 +257,8 @@ pub async fn verify_token(to: &str, n: usize) -> String {
     token_in(&mails[n - 1], "/verify-email")
 }
 
-/// Give the background work of a request (lookup, enqueue, send) time to happen, for tests
-/// that check a mail does NOT come.
+/// Give the background work of a request (lookup, enqueue, and the sender's next rounds: it
+/// looks every second) time to happen, for tests that check a mail does NOT come.
 pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
 }
