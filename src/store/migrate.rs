@@ -40,6 +40,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "recovery",
         include_str!("../../migrations/sqlite/0006_recovery.sql"),
     ),
+    (
+        7,
+        "mfa",
+        include_str!("../../migrations/sqlite/0007_mfa.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -71,6 +76,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "recovery",
         include_str!("../../migrations/postgres/0006_recovery.sql"),
+    ),
+    (
+        7,
+        "mfa",
+        include_str!("../../migrations/postgres/0007_mfa.sql"),
     ),
 ];
 

@@ -4,7 +4,8 @@
 //! - [`UserStore`]: users and roles. [`SessionStore`]: sessions and refresh-token rotation.
 //!   [`GuardStore`]: rate-limit buckets and lockout counters. [`AuditStore`]: the audit log.
 //!   [`DeviceStore`] (in `devices.rs`): device tokens. [`OutboxStore`]: the e-mail outbox.
-//!   [`TokenStore`]: one-time tokens (reset, verification). [`Store`]: all of them, plus
+//!   [`TokenStore`]: one-time tokens (reset, verification). [`MfaStore`] (in `mfa.rs`): the
+//!   second factor. [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
 //!   holds the `Arc<dyn Store>` that [`connect`] opens.
 //! - The SQL is in `sql/`, one file per trait (its module doc says how they are built); the
@@ -16,6 +17,7 @@
 #[cfg(test)]
 mod contract;
 mod devices;
+mod mfa;
 mod migrate;
 mod records;
 mod sql;
@@ -24,6 +26,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use devices::{DeviceStore, NewDeviceToken};
+pub use mfa::{ChallengeRecord, FactorRecord, MfaStore, NewChallenge, RecoveryMail};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, LockoutPolicy, NewMail, NewOneTimeToken, NewSession,
     NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation, SessionEnd,
@@ -246,7 +249,14 @@ pub trait TokenStore: Send + Sync + 'static {
 /// transaction. On `dyn Store` every supertrait method is callable directly.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + GuardStore + AuditStore + DeviceStore + OutboxStore + TokenStore
+    UserStore
+    + SessionStore
+    + GuardStore
+    + AuditStore
+    + DeviceStore
+    + OutboxStore
+    + TokenStore
+    + MfaStore
 {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;

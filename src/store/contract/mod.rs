@@ -13,6 +13,7 @@ mod audit;
 mod devices;
 mod guard;
 mod keys;
+mod mfa;
 mod outbox;
 mod sessions;
 mod users;
