@@ -15,6 +15,8 @@ mod authenticate;
 mod devices;
 mod error;
 mod housekeeping;
+mod mfa;
+mod mfa_login;
 mod outbox;
 mod recovery;
 mod remote;
@@ -25,8 +27,10 @@ use uuid::Uuid;
 
 pub use audit::EventKind;
 pub use authenticate::CurrentUser;
-pub use error::{Error, ErrorCode, FieldErrors, Result};
+pub use error::{Error, ErrorCode, FieldErrors, MfaChallenge, Result};
 pub use housekeeping::Housekeeping;
+pub use mfa::{MfaConfirmed, MfaStatus, TotpEnrolment};
+pub use mfa_login::MfaAnswer;
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.

@@ -36,6 +36,8 @@ mod legacy_hashes;
 mod library;
 mod login;
 mod logout;
+mod mfa_enrolment;
+mod mfa_login;
 mod migrations;
 mod password;
 mod password_policy;

@@ -3,5 +3,6 @@
 pub mod admin;
 pub mod auth;
 pub mod meta;
+pub mod mfa;
 pub mod recovery;
 pub mod users;

@@ -57,7 +57,11 @@ async fn a_pending_factor_is_replaced_but_a_confirmed_one_is_kept(s: Arc<dyn Sto
     assert!(s.put_pending_factor(&factor(u.id, "one")).await.unwrap());
     assert!(s.put_pending_factor(&factor(u.id, "two")).await.unwrap());
     assert_eq!(s.factor(u.id).await.unwrap().unwrap().secret_sealed, "two");
-    assert!(s.confirm_factor(u.id, 5, &codes("a"), None, NOW).await.unwrap());
+    assert!(
+        s.confirm_factor(u.id, 5, &codes("a"), None, NOW)
+            .await
+            .unwrap()
+    );
     assert!(!s.put_pending_factor(&factor(u.id, "three")).await.unwrap());
     let kept = s.factor(u.id).await.unwrap().unwrap();
     assert_eq!(kept.secret_sealed, "two");
@@ -71,15 +75,34 @@ async fn confirmation_needs_a_step_above_the_stored_one_and_activates_the_factor
     s: Arc<dyn Store>,
 ) {
     let u = create(s.as_ref(), "bob").await;
-    assert!(!s.confirm_factor(u.id, 5, &codes("a"), None, NOW).await.unwrap());
+    assert!(
+        !s.confirm_factor(u.id, 5, &codes("a"), None, NOW)
+            .await
+            .unwrap()
+    );
     s.put_pending_factor(&factor(u.id, "x")).await.unwrap();
-    assert!(!s.confirm_factor(u.id, 0, &codes("a"), None, NOW).await.unwrap());
+    assert!(
+        !s.confirm_factor(u.id, 0, &codes("a"), None, NOW)
+            .await
+            .unwrap()
+    );
     let m = mail(u.id, "mfa_enabled", 0);
-    assert!(s.confirm_factor(u.id, 7, &codes("a"), Some(&m), NOW).await.unwrap());
-    assert!(!s.confirm_factor(u.id, 9, &codes("b"), None, NOW).await.unwrap());
+    assert!(
+        s.confirm_factor(u.id, 7, &codes("a"), Some(&m), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.confirm_factor(u.id, 9, &codes("b"), None, NOW)
+            .await
+            .unwrap()
+    );
     assert_eq!(s.recovery_codes_left(u.id).await.unwrap(), 10);
     assert_eq!(mails(s.as_ref()).await.len(), 1);
-    assert!(!s.accept_step(u.id, 7).await.unwrap(), "the enrolment code's step is used");
+    assert!(
+        !s.accept_step(u.id, 7).await.unwrap(),
+        "the enrolment code's step is used"
+    );
 }
 
 /// Only a step above the stored one is accepted; of 16 parallel acceptances of one step, one
@@ -87,8 +110,13 @@ async fn confirmation_needs_a_step_above_the_stored_one_and_activates_the_factor
 async fn a_step_is_accepted_only_above_the_last_and_once_under_concurrency(s: Arc<dyn Store>) {
     let u = create(s.as_ref(), "cat").await;
     s.put_pending_factor(&factor(u.id, "x")).await.unwrap();
-    assert!(!s.accept_step(u.id, 3).await.unwrap(), "a pending factor accepts nothing");
-    s.confirm_factor(u.id, 10, &codes("a"), None, NOW).await.unwrap();
+    assert!(
+        !s.accept_step(u.id, 3).await.unwrap(),
+        "a pending factor accepts nothing"
+    );
+    s.confirm_factor(u.id, 10, &codes("a"), None, NOW)
+        .await
+        .unwrap();
     assert!(s.accept_step(u.id, 11).await.unwrap());
     assert!(!s.accept_step(u.id, 11).await.unwrap(), "replay");
     assert!(!s.accept_step(u.id, 10).await.unwrap(), "older step");
@@ -109,13 +137,23 @@ async fn a_recovery_code_is_used_once_with_its_mail_even_in_parallel(s: Arc<dyn 
     let u = create(s.as_ref(), "dan").await;
     let other = create(s.as_ref(), "eve").await;
     s.put_pending_factor(&factor(u.id, "x")).await.unwrap();
-    s.confirm_factor(u.id, 1, &codes("a"), None, NOW).await.unwrap();
+    s.confirm_factor(u.id, 1, &codes("a"), None, NOW)
+        .await
+        .unwrap();
     let id = u.id;
     let make = move |left: i64| mail(id, "recovery_code_used", left);
     let left = s.use_recovery_code(u.id, "a-0", &make, NOW).await.unwrap();
     assert_eq!(left, Some(9));
-    assert_eq!(s.use_recovery_code(u.id, "a-0", &make, NOW).await.unwrap(), None);
-    assert_eq!(s.use_recovery_code(other.id, "a-1", &make, NOW).await.unwrap(), None);
+    assert_eq!(
+        s.use_recovery_code(u.id, "a-0", &make, NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.use_recovery_code(other.id, "a-1", &make, NOW)
+            .await
+            .unwrap(),
+        None
+    );
     let racers = (0..8).map(|_| {
         let s = s.clone();
         tokio::spawn(async move {
@@ -138,19 +176,36 @@ async fn a_recovery_code_is_used_once_with_its_mail_even_in_parallel(s: Arc<dyn 
 /// codes kills the old ones.
 async fn deleting_the_factor_deletes_its_codes_and_codes_need_a_factor(s: Arc<dyn Store>) {
     let u = create(s.as_ref(), "fay").await;
-    assert!(!s.replace_recovery_codes(u.id, &codes("b"), NOW).await.unwrap());
+    assert!(
+        !s.replace_recovery_codes(u.id, &codes("b"), NOW)
+            .await
+            .unwrap()
+    );
     s.put_pending_factor(&factor(u.id, "x")).await.unwrap();
-    s.confirm_factor(u.id, 1, &codes("a"), None, NOW).await.unwrap();
-    assert!(s.replace_recovery_codes(u.id, &codes("b"), NOW).await.unwrap());
+    s.confirm_factor(u.id, 1, &codes("a"), None, NOW)
+        .await
+        .unwrap();
+    assert!(
+        s.replace_recovery_codes(u.id, &codes("b"), NOW)
+            .await
+            .unwrap()
+    );
     let make = |left: i64| mail(u.id, "recovery_code_used", left);
-    assert_eq!(s.use_recovery_code(u.id, "a-0", &make, NOW).await.unwrap(), None);
+    assert_eq!(
+        s.use_recovery_code(u.id, "a-0", &make, NOW).await.unwrap(),
+        None
+    );
     assert_eq!(s.recovery_codes_left(u.id).await.unwrap(), 10);
     let m = mail(u.id, "mfa_disabled", 0);
     assert!(s.delete_factor(u.id, Some(&m)).await.unwrap());
     assert!(!s.delete_factor(u.id, Some(&m)).await.unwrap());
     assert_eq!(s.factor(u.id).await.unwrap(), None);
     assert_eq!(s.recovery_codes_left(u.id).await.unwrap(), 0);
-    assert_eq!(mails(s.as_ref()).await.len(), 1, "one mail for the one deletion");
+    assert_eq!(
+        mails(s.as_ref()).await.len(),
+        1,
+        "one mail for the one deletion"
+    );
 }
 
 /// A challenge takes at most `max` attempts, none after it expired or was used; purge
@@ -171,10 +226,18 @@ async fn a_challenge_counts_attempts_up_to_its_budget_and_dies_when_used_or_expi
     s.create_challenge(&c("c2")).await.unwrap();
     for n in 1..=3 {
         let got = s.challenge_attempt("c1", 3, NOW).await.unwrap().unwrap();
-        assert_eq!((got.attempts, got.user_id, got.remember_me), (n, u.id, true));
+        assert_eq!(
+            (got.attempts, got.user_id, got.remember_me),
+            (n, u.id, true)
+        );
     }
     assert_eq!(s.challenge_attempt("c1", 3, NOW).await.unwrap(), None);
-    assert!(s.challenge_attempt("c2", 3, NOW + 300).await.unwrap().is_none());
+    assert!(
+        s.challenge_attempt("c2", 3, NOW + 300)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(s.finish_challenge("c2", NOW).await.unwrap());
     assert!(!s.finish_challenge("c2", NOW).await.unwrap());
     assert!(s.challenge_attempt("c2", 3, NOW).await.unwrap().is_none());

@@ -13,6 +13,7 @@ mod http;
 mod jwt;
 mod smtp;
 mod timing;
+mod totp;
 
 pub use admin::*;
 pub use app::*;
@@ -23,3 +24,4 @@ pub use http::*;
 pub use jwt::*;
 pub use smtp::*;
 pub use timing::*;
+pub use totp::*;
