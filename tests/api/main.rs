@@ -38,6 +38,7 @@ mod login;
 mod logout;
 mod mfa_enrolment;
 mod mfa_login;
+mod mfa_rules;
 mod migrations;
 mod password;
 mod password_policy;
