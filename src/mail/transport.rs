@@ -143,8 +143,9 @@ fn percent_decode(s: &str) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn smtp_urls_are_refused_unless_encrypted_or_loopback() {
+    // lettre's pool runs on the tokio runtime, so building an SMTP transport needs one.
+    #[tokio::test]
+    async fn smtp_urls_are_refused_unless_encrypted_or_loopback() {
         for ok in [
             "smtps://u:p@mail.example.com",
             "smtp://u:p%40x@mail.example.com:587",
@@ -164,8 +165,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn credentials_are_percent_decoded_and_never_shown() {
+    #[tokio::test]
+    async fn credentials_are_percent_decoded_and_never_shown() {
         assert_eq!(percent_decode("p%40ss+w").unwrap(), "p@ss+w");
         assert!(percent_decode("%ff").is_err());
         let t = Transport::smtp("smtps://user:hunter2@mail.example.com").unwrap();

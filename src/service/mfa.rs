@@ -207,7 +207,7 @@ impl AuthState {
             .verify_current_password(user_id, current_password, client, detail)
             .await?;
         let factor = issuer.store.factor(user_id).await?;
-        if !factor.is_some_and(|f| f.confirmed_at.is_some()) {
+        if factor.is_none_or(|f| f.confirmed_at.is_none()) {
             return Err(Error::NotFound("two-factor factor"));
         }
         if totp::normalize_recovery_code(code).is_some() {

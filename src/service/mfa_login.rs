@@ -65,7 +65,7 @@ impl AuthState {
     ) -> Result<Option<MfaChallenge>> {
         let issuer = self.issuer()?;
         let factor = issuer.store.factor(user.id).await?;
-        if !factor.is_some_and(|f| f.confirmed_at.is_some()) {
+        if factor.is_none_or(|f| f.confirmed_at.is_none()) {
             return Ok(None);
         }
         let token = one_time::generate();

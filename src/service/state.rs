@@ -177,10 +177,27 @@ impl Recovery {
         })
     }
 
-    /// Defaults for a state built without settings: mail as files under `./data/mail`.
+    /// Defaults for a state built without settings (`AuthState::build`): mail as `.eml` files
+    /// under `./data/mail`, links under the issuer, the settings' default lifetimes. Reads no
+    /// environment.
     fn fallback(issuer: &str) -> anyhow::Result<Self> {
-        let settings = Settings::from_args(["--issuer".to_owned(), issuer.to_owned()])?;
-        Self::from_settings(&settings)
+        let mailer = Mailer::new(&MailConfig {
+            smtp_url: None,
+            file_dir: std::path::PathBuf::from("./data/mail"),
+            from: "authgate <no-reply@localhost>".to_owned(),
+            product_name: "authgate".to_owned(),
+            templates_dir: None,
+        })?;
+        Ok(Self {
+            mailer,
+            links: Links::new(issuer, None, None)?,
+            public_url: issuer.to_owned(),
+            reset_ttl: 30 * 60,
+            verify_ttl: 24 * 3600,
+            require_verified_email: false,
+            mail_retention: 7 * 86_400,
+            wake: tokio::sync::Notify::new(),
+        })
     }
 }
 

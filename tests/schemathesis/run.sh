@@ -50,7 +50,7 @@ cargo build --quiet --bin authgate
 authgate="$target/debug/authgate"
 RUST_LOG=warn "$authgate" serve --bind 127.0.0.1:0 --data-dir "$data" \
   --login-rate-limit off --register-rate-limit off --refresh-rate-limit off \
-  --lockout-threshold 0 --access-ttl 1h > "$data/out" 2> "$data/err" &
+  --lockout-threshold 0 --recovery-rate-limit off --access-ttl 1h > "$data/out" 2> "$data/err" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$data/out" 2>/dev/null && break; sleep 0.1; done
 base=$(sed -n 's/^authgate listening on //p' "$data/out")

@@ -30,9 +30,11 @@ pub(crate) fn no_store(tokens: impl Into<TokenResponse>) -> Response {
 /// Create an account.
 ///
 /// New accounts get the `user` role only; `roles`, `is_active` and other extra fields are
-/// ignored. **Required role:** none.
+/// ignored. A verification mail goes to the address. With AUTHGATE_REQUIRE_VERIFIED_EMAIL a
+/// taken e-mail is answered 201 like a new one (nothing is created; the owner is mailed).
+/// **Required role:** none.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = UserBody), (status = 409, body = Problem, description = "e-mail or username taken"),
+    responses((status = 201, body = UserBody), (status = 409, body = Problem, description = "username taken, or e-mail taken (unless AUTHGATE_REQUIRE_VERIFIED_EMAIL)"),
               (status = 422, body = Problem, description = "invalid fields, or a password that is too short, too common, or your e-mail/username"),
               (status = 429, body = Problem, description = "too many registrations from this client; see Retry-After")))]
 pub async fn register(
@@ -178,7 +180,7 @@ fn oauth_login_error(e: Error) -> OAuthError {
 /// **Required role:** none.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem),
-              (status = 403, body = Problem, description = "`mfa_required`: the password is right and the account has a second factor; answer at POST /auth/mfa with the `mfa_token` of the body (or `email_not_verified`)"),
+              (status = 403, body = Problem, description = "`mfa_required`: the password is right and the account has a second factor; answer at POST /auth/mfa with the `mfa_token` of the body. `email_not_verified`: the right password, but AUTHGATE_REQUIRE_VERIFIED_EMAIL is on and the address is not confirmed yet"),
               (status = 429, body = Problem, description = "rate limit or account lock (same answer whether or not the account exists); see Retry-After"),
               (status = 503, body = Problem, description = "hashing queue full; see Retry-After")))]
 pub async fn login(
