@@ -178,6 +178,11 @@ both!(an_admin_resets_a_lost_factor, |app| async move {
     assert_eq!(claims_of(&tokens.access)["amr"], json!(["pwd"]));
     let types = audit_types(&app, &admin.access, &u.id).await;
     assert!(types.iter().any(|t| t == "mfa_reset"), "{types:?}");
+    let own = format!("/admin/users/{}/mfa", app.user_id(&admin.access).await);
+    let resp = app
+        .request(reqwest::Method::DELETE, &own, Some(&admin.access), None)
+        .await;
+    assert_validation_failed(resp).await;
     let unknown = format!("/admin/users/{}/mfa", uuid::Uuid::now_v7());
     let resp = app
         .request(reqwest::Method::DELETE, &unknown, Some(&admin.access), None)
