@@ -346,6 +346,20 @@ impl AuthState {
         new: String,
         client: ClientInfo,
     ) -> Result<TokenPair> {
+        self.change_password_from(user_id, current, new, client, false)
+            .await
+    }
+
+    /// [`AuthState::change_password`] from a session that did (`second_factor`) or did not
+    /// pass the second factor: the new session is at the same level, never higher.
+    pub(crate) async fn change_password_from(
+        &self,
+        user_id: Uuid,
+        current: &str,
+        new: String,
+        client: ClientInfo,
+        second_factor: bool,
+    ) -> Result<TokenPair> {
         let issuer = self.issuer()?;
         let detail = "wrong current password on password change";
         let user = self
@@ -367,6 +381,7 @@ impl AuthState {
             password_hash: hash,
             ..user
         };
-        self.open_session(&user, false, client).await
+        self.open_session_with(&user, false, client, second_factor)
+            .await
     }
 }

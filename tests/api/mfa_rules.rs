@@ -152,6 +152,39 @@ both!(
     }
 );
 
+// Requirement: a password change keeps the caller's level: a two-factor session's new session is two-factor too (and a password-only one's stays password-only).
+both!(
+    a_password_change_keeps_the_callers_second_factor,
+    |app| async move {
+        // Arrange
+        let u = app.mfa_user().await;
+        let token = app.mfa_token(&u.user).await;
+        let resp = app.mfa_code(&token, &app.code(&u.secret, 0)).await;
+        let strong = assert_token_response(resp, None).await;
+        // Act
+        let resp = change_password(
+            &app,
+            &strong.access,
+            &u.user.password,
+            "another long passphrase",
+        )
+        .await;
+        // Assert
+        let fresh = assert_token_response(resp, None).await;
+        assert_eq!(claims_of(&fresh.access)["amr"], json!(["pwd", "otp"]));
+        let (plain_user, plain) = app.signed_in_user().await;
+        let resp = change_password(
+            &app,
+            &plain.access,
+            &plain_user.password,
+            "another long passphrase",
+        )
+        .await;
+        let fresh = assert_token_response(resp, None).await;
+        assert_eq!(claims_of(&fresh.access)["amr"], json!(["pwd"]));
+    }
+);
+
 // Requirement: an admin's DELETE /admin/users/{id}/mfa removes the factor, ends the user's sessions and is audited; others get 403.
 both!(an_admin_resets_a_lost_factor, |app| async move {
     // Arrange

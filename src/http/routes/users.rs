@@ -69,7 +69,13 @@ pub async fn change_password(
     JsonObject(req): JsonObject<ChangePasswordRequest>,
 ) -> Result<Response> {
     let tokens = auth
-        .change_password(user.id, &req.current_password, req.new_password, client)
+        .change_password_from(
+            user.id,
+            &req.current_password,
+            req.new_password,
+            client,
+            user.has_second_factor(),
+        )
         .await?;
     Ok(no_store(tokens))
 }
