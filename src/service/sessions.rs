@@ -12,19 +12,9 @@ use crate::store::{NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecor
 use crate::token::refresh;
 
 impl AuthState {
-    /// Start a session for a user who gave their password and issue its first token pair.
-    pub(crate) async fn open_session(
-        &self,
-        user: &UserRecord,
-        remember_me: bool,
-        client: ClientInfo,
-    ) -> Result<TokenPair> {
-        self.open_session_with(user, remember_me, client, false)
-            .await
-    }
-
-    /// Start a session; `second_factor` when the user also passed it (the session remembers,
-    /// so its refreshed tokens keep `amr: ["pwd","otp"]`).
+    /// Start a session for an authenticated user and issue its first token pair;
+    /// `second_factor` when the user also passed it (the session remembers, so its refreshed
+    /// tokens keep `amr: ["pwd","otp"]`).
     pub(crate) async fn open_session_with(
         &self,
         user: &UserRecord,
