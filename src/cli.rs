@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `user create | set-role | deactivate | unlock |
-//! reset-link`, `verifier create | list | revoke`, and `import tutorial | jsonl` /
+//! reset-mfa | reset-link`, `verifier create | list | revoke`, and `import tutorial | jsonl` /
 //! `export jsonl` (in `transfer`).
 //! Every command takes the same settings (flags or `AUTHGATE_*` variables). User commands go
 //! through the same services as the API (`AuthState`), never straight to the store.
@@ -106,6 +106,14 @@ pub enum UserCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Remove a user's second factor (TOTP and recovery codes), for someone who lost both,
+    /// and end all their sessions. Audited; the user is mailed.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Print a one-time password reset link for a user, for operators without mail (it voids
     /// the user's older reset links; it works once, for AUTHGATE_RESET_TTL).
     ResetLink {
@@ -125,6 +133,7 @@ fn settings_of(command: &Command) -> &Settings {
             | UserCommand::SetRole { settings, .. }
             | UserCommand::Deactivate { settings, .. }
             | UserCommand::Unlock { settings, .. }
+            | UserCommand::ResetMfa { settings, .. }
             | UserCommand::ResetLink { settings, .. },
         ) => settings,
         Command::Import(cmd) => cmd.settings(),
@@ -282,6 +291,15 @@ async fn user(cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("{email} unlocked; failed logins forgotten");
+        }
+        UserCommand::ResetMfa { email, settings } => {
+            let state = AuthState::from_settings(&settings).await?;
+            let id = user_id_by_email(&state, &email).await?;
+            state
+                .reset_mfa(id, &Actor::system())
+                .await
+                .map_err(describe)?;
+            println!("{email}: second factor removed; all sessions ended");
         }
         UserCommand::ResetLink { email, settings } => {
             let state = AuthState::from_settings(&settings).await?;

@@ -50,12 +50,13 @@ pub use clock::Clock;
 pub use config::{LogFormat, Settings};
 pub use domain::{Actor, ClientInfo};
 pub use http::{
-    Admin, AppJson, CurrentUser, Moderator, RequireRole, RoleLayer, RoleMarker, ServerLayers,
-    UserRole, apply_server_layers, docs, openapi, require_role, router,
+    Admin, AppJson, CurrentUser, Moderator, RequireMfa, RequireRole, RoleLayer, RoleMarker,
+    ServerLayers, UserRole, apply_server_layers, docs, openapi, require_mfa, require_role, router,
 };
 pub use service::{
-    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, Result, RevocationEvent, RevocationFeed,
-    TokenPair, User, UserChanges, VerifierInfo, install_tls_provider,
+    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, MfaAnswer, MfaChallenge, MfaConfirmed,
+    MfaStatus, Result, RevocationEvent, RevocationFeed, TokenPair, TotpEnrolment, User,
+    UserChanges, VerifierInfo, install_tls_provider,
 };
 pub use startup::Application;
 pub use telemetry::init as init_tracing;

@@ -207,6 +207,13 @@ pub struct Settings {
     /// changed e-mail or username reaches tokens at the next refresh.
     #[arg(long, env = "AUTHGATE_TOKEN_CLAIMS", value_delimiter = ',', value_enum)]
     pub token_claims: Vec<TokenClaim>,
+    /// The issuer authenticator apps show beside a TOTP account (no colon).
+    #[arg(long, env = "AUTHGATE_ISSUER_NAME", default_value = "authgate")]
+    pub issuer_name: String,
+    /// Roles whose members must use a second factor (comma-separated; none by default). A
+    /// member without one gets a restricted token that reaches only the enrolment endpoints.
+    #[arg(long, env = "AUTHGATE_REQUIRE_MFA_ROLES", value_delimiter = ',')]
+    pub require_mfa_roles: Vec<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -352,6 +359,12 @@ impl Settings {
         }
         if self.lockout_threshold < 0 || self.lockout_threshold > 100 {
             bail!("AUTHGATE_LOCKOUT_THRESHOLD must be between 1 and 100 (0 turns lockout off)");
+        }
+        let name = self.issuer_name.trim();
+        if name.is_empty() || name.contains(':') || name.len() > 64 {
+            bail!(
+                "AUTHGATE_ISSUER_NAME must be 1 to 64 characters without a colon (authenticator apps split on it)"
+            );
         }
         if !(1..=10_000).contains(&self.max_sessions_per_user) {
             bail!("AUTHGATE_MAX_SESSIONS_PER_USER must be between 1 and 10000");

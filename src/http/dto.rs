@@ -22,6 +22,9 @@ pub struct UserBody {
     pub created_at: i64,
     pub last_login_at: Option<i64>,
     pub last_activity_at: Option<i64>,
+    /// The caller's second factor (`GET /users/me` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<crate::http::dto_mfa::MfaBody>,
 }
 
 impl From<User> for UserBody {
@@ -36,6 +39,7 @@ impl From<User> for UserBody {
             created_at: u.created_at,
             last_login_at: u.last_login_at,
             last_activity_at: u.last_activity_at,
+            mfa: None,
         }
     }
 }
@@ -112,7 +116,7 @@ pub struct RefreshRequest {
 // Documents the form in OpenAPI; the handler reads the raw pairs itself, to refuse duplicates.
 #[allow(dead_code)]
 pub struct TokenForm {
-    /// `password` or `refresh_token`.
+    /// `password`, `refresh_token` or `urn:authgate:params:oauth:grant-type:mfa-otp`.
     pub grant_type: String,
     /// E-mail or username (password grant).
     pub username: Option<String>,
@@ -123,6 +127,10 @@ pub struct TokenForm {
     /// Password grant: the `device_token` of the last login from this device, if any (locks
     /// caused from other addresses then do not apply).
     pub device_token: Option<String>,
+    /// `mfa-otp` grant: the `mfa_token` of the password grant's `mfa_required` answer.
+    pub mfa_token: Option<String>,
+    /// `mfa-otp` grant: the 6-digit code of the authenticator app.
+    pub otp: Option<String>,
 }
 
 /// `PATCH /users/me`.

@@ -46,7 +46,17 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     }
 }
 
+/// The caller, refusing the restricted state of AUTHGATE_REQUIRE_MFA_ROLES (403
+/// `mfa_enrolment_required`): such a token reaches only the enrolment endpoints.
 async fn current_user(parts: &Parts, state: &AuthState) -> Result<Option<CurrentUser>, Error> {
+    match any_current_user(parts, state).await? {
+        Some(user) if user.must_enrol() => Err(Error::MfaEnrolmentRequired),
+        other => Ok(other),
+    }
+}
+
+/// The caller, restricted state included.
+async fn any_current_user(parts: &Parts, state: &AuthState) -> Result<Option<CurrentUser>, Error> {
     let Some(token) = bearer(parts)? else {
         return Ok(None);
     };
@@ -94,6 +104,70 @@ where
             return Ok(Some(user.clone()));
         }
         current_user(parts, &AuthState::from_ref(state)).await
+    }
+}
+
+/// The caller at the endpoints a restricted token may reach (enrolment, `/users/me`).
+pub(crate) struct EnrollingUser(pub CurrentUser);
+
+impl<S> FromRequestParts<S> for EnrollingUser
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
+        any_current_user(parts, &auth)
+            .await?
+            .map(EnrollingUser)
+            .ok_or(Error::Unauthenticated { token_sent: false })
+    }
+}
+
+/// Step-up for one handler: 401 without a valid token, 403 `mfa_required` for a token whose
+/// session did not pass the second factor (`aal` 1). Send the user through the login again
+/// (password, then `POST /auth/mfa`).
+pub struct RequireMfa(pub CurrentUser);
+
+impl std::ops::Deref for RequireMfa {
+    type Target = CurrentUser;
+    fn deref(&self) -> &CurrentUser {
+        &self.0
+    }
+}
+
+impl<S> FromRequestParts<S> for RequireMfa
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        Guard::SecondFactor.check(&user)?;
+        Ok(RequireMfa(user))
+    }
+}
+
+/// What a [`RoleLayer`] checks.
+#[derive(Clone, Copy)]
+enum Guard {
+    AnyRole(&'static [&'static str]),
+    SecondFactor,
+}
+
+impl Guard {
+    fn check(self, user: &CurrentUser) -> Result<(), Error> {
+        match self {
+            Guard::AnyRole(any_of) if !user.has_any_role(any_of) => {
+                Err(Error::Forbidden("you do not have the role this needs"))
+            }
+            Guard::SecondFactor if !user.has_second_factor() => Err(Error::MfaRequired(None)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -153,15 +227,24 @@ where
 pub fn require_role(auth: &AuthState, any_of: &'static [&'static str]) -> RoleLayer {
     RoleLayer {
         auth: auth.clone(),
-        any_of,
+        guard: Guard::AnyRole(any_of),
     }
 }
 
-/// The layer returned by [`require_role`].
+/// Step-up for a whole subtree: `router.route_layer(require_mfa(&auth))` answers 403
+/// `mfa_required` for a token without the second factor, like [`RequireMfa`].
+pub fn require_mfa(auth: &AuthState) -> RoleLayer {
+    RoleLayer {
+        auth: auth.clone(),
+        guard: Guard::SecondFactor,
+    }
+}
+
+/// The layer returned by [`require_role`] and [`require_mfa`].
 #[derive(Clone)]
 pub struct RoleLayer {
     auth: AuthState,
-    any_of: &'static [&'static str],
+    guard: Guard,
 }
 
 impl<S> Layer<S> for RoleLayer {
@@ -170,7 +253,7 @@ impl<S> Layer<S> for RoleLayer {
         RoleService {
             inner,
             auth: self.auth.clone(),
-            any_of: self.any_of,
+            guard: self.guard,
         }
     }
 }
@@ -180,7 +263,7 @@ impl<S> Layer<S> for RoleLayer {
 pub struct RoleService<S> {
     inner: S,
     auth: AuthState,
-    any_of: &'static [&'static str],
+    guard: Guard,
 }
 
 impl<S> Service<Request> for RoleService<S>
@@ -200,7 +283,7 @@ where
         // Take the service that was polled ready; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let (auth, any_of) = (self.auth.clone(), self.any_of);
+        let (auth, guard) = (self.auth.clone(), self.guard);
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let user = match current_user(&parts, &auth).await {
@@ -208,8 +291,8 @@ where
                 Ok(None) => return Ok(Error::Unauthenticated { token_sent: false }.into_response()),
                 Err(e) => return Ok(e.into_response()),
             };
-            if !user.has_any_role(any_of) {
-                return Ok(Error::Forbidden("you do not have the role this needs").into_response());
+            if let Err(e) = guard.check(&user) {
+                return Ok(e.into_response());
             }
             parts.extensions.insert(user);
             inner.call(Request::from_parts(parts, body)).await

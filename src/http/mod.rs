@@ -3,6 +3,7 @@
 
 pub(crate) mod client_ip;
 pub(crate) mod dto;
+pub(crate) mod dto_mfa;
 mod extract;
 mod json;
 mod middleware;
@@ -23,12 +24,15 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 pub use crate::service::CurrentUser;
-pub use extract::{Admin, Moderator, RequireRole, RoleLayer, RoleMarker, UserRole, require_role};
+pub use extract::{
+    Admin, Moderator, RequireMfa, RequireRole, RoleLayer, RoleMarker, UserRole, require_mfa,
+    require_role,
+};
 pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
 use crate::service::AuthState;
-use routes::{admin, auth, feed, meta, recovery, users};
+use routes::{admin, auth, feed, meta, mfa, recovery, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -93,6 +97,7 @@ where
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(mfa::mfa_login))
         .routes(routes!(recovery::forgot_password))
         .routes(routes!(recovery::reset_password))
         .routes(routes!(recovery::request_verification))
@@ -102,6 +107,9 @@ where
         .routes(routes!(users::change_password))
         .routes(routes!(users::sessions))
         .routes(routes!(users::delete_session))
+        .routes(routes!(mfa::enrol_totp, mfa::disable_totp))
+        .routes(routes!(mfa::confirm_totp))
+        .routes(routes!(mfa::regenerate_recovery_codes))
         .routes(routes!(admin::list_users))
         .routes(routes!(
             admin::get_user,
@@ -109,6 +117,7 @@ where
             admin::delete_user
         ))
         .routes(routes!(admin::unlock_user))
+        .routes(routes!(admin::reset_mfa))
         .routes(routes!(admin::send_reset))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))

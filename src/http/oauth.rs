@@ -19,6 +19,9 @@ pub enum OAuthErrorCode {
     SlowDown,
     InvalidGrant,
     UnsupportedGrantType,
+    /// Not in RFC 6749 (Auth0's shape): the password was right and a second factor is due;
+    /// HTTP 403 with `mfa_token`, answered with the `mfa-otp` grant.
+    MfaRequired,
     TemporarilyUnavailable,
     ServerError,
 }
@@ -28,6 +31,13 @@ pub enum OAuthErrorCode {
 pub struct OAuthError {
     pub error: OAuthErrorCode,
     pub error_description: String,
+    /// `mfa_required` only: the token for the `urn:authgate:params:oauth:grant-type:mfa-otp`
+    /// grant (5 minutes, 5 attempts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// `mfa_required` only: seconds the `mfa_token` lives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
     /// Sent as `Retry-After`, not in the body.
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -43,6 +53,8 @@ impl OAuthError {
         Self {
             error,
             error_description: description.into(),
+            mfa_token: None,
+            expires_in: None,
             retry_after: None,
             cause: None,
         }
@@ -57,6 +69,15 @@ impl From<Error> for OAuthError {
             Error::InvalidRefreshToken => {
                 Self::new(InvalidGrant, "invalid or expired refresh token")
             }
+            Error::InvalidOtp | Error::InvalidMfaToken => Self::new(InvalidGrant, e.to_string()),
+            Error::MfaRequired(Some(c)) => Self {
+                mfa_token: Some(c.mfa_token),
+                expires_in: Some(c.expires_in),
+                ..Self::new(
+                    MfaRequired,
+                    "the password is right; now send grant_type=urn:authgate:params:oauth:grant-type:mfa-otp with this mfa_token and otp (a code from your authenticator app)",
+                )
+            },
             Error::Validation(_)
             | Error::BadRequest(_)
             | Error::UnsupportedMediaType(_)
@@ -92,6 +113,7 @@ impl IntoResponse for OAuthError {
             OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             OAuthErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthErrorCode::MfaRequired => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         let retry_after = self

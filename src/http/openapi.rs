@@ -5,7 +5,8 @@
 //!
 //! - every error body is `application/problem+json` (RFC 9457), except the token endpoint's
 //!   RFC 6749 errors, which are `application/json`;
-//! - a route with a security requirement can answer 401 (with `WWW-Authenticate: Bearer`) and
+//! - a route with a security requirement can answer 401 (with `WWW-Authenticate: Bearer`), 403
+//!   (at least `mfa_enrolment_required`, a restricted token of AUTHGATE_REQUIRE_MFA_ROLES) and
 //!   503 (the revocation list or the database is unreachable);
 //! - a route with a JSON body can answer 400 (not JSON), 413 (too large), 415 (not
 //!   `application/json`), 422 (the wrong shape) and 503 (the database is unreachable).
@@ -61,6 +62,11 @@ fn complete_operation(op: &mut Operation) {
                 header("`Bearer`, with `error=\"invalid_token\"` when a token was sent").into(),
             );
         }
+        // With AUTHGATE_REQUIRE_MFA_ROLES, a restricted token reaches only the enrolment
+        // endpoints; everywhere else it is 403 `mfa_enrolment_required`.
+        responses.entry("403".into()).or_insert_with(|| {
+            problem("`mfa_enrolment_required`: a restricted token (AUTHGATE_REQUIRE_MFA_ROLES) before enrolment").into()
+        });
     }
     if json_body {
         for (status, description) in [

@@ -24,6 +24,21 @@ pub struct Problem {
     /// Per-field messages, present on 422 only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
+    /// `mfa_required` at login only: the token to send to `POST /auth/mfa` with a code
+    /// (opaque; 5 minutes, 5 attempts; never a bearer token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// `mfa_required` at login only: what may answer it (`otp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<&'static str>>,
+    /// `mfa_required` at login only: seconds the `mfa_token` lives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+}
+
+fn headers_no_store(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 impl IntoResponse for Error {
@@ -45,6 +60,10 @@ impl IntoResponse for Error {
             Error::Validation(fields) => Some(fields.clone()),
             _ => None,
         };
+        let challenge = match &self {
+            Error::MfaRequired(Some(c)) => Some(c.clone()),
+            _ => None,
+        };
         let body = Problem {
             kind: "about:blank",
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -52,7 +71,11 @@ impl IntoResponse for Error {
             detail,
             code: self.code(),
             errors,
+            expires_in: challenge.as_ref().map(|c| c.expires_in),
+            methods: challenge.as_ref().map(|c| c.methods.clone()),
+            mfa_token: challenge.map(|c| c.mfa_token),
         };
+        let has_challenge = body.mfa_token.is_some();
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -69,6 +92,10 @@ impl IntoResponse for Error {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if has_challenge {
+            // The mfa_token is a credential: like a token response, never cached.
+            headers_no_store(headers);
         }
         if let Some(secs) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -17,6 +17,9 @@ pub const KINDS: &[(&str, &[&str])] = &[
     ("email_change", &["link", "ttl_hours", "new_email"]),
     ("email_change_notice", &["new_email"]),
     ("signup_attempt", &["forgot_hint"]),
+    ("mfa_enabled", &[]),
+    ("mfa_disabled", &[]),
+    ("recovery_code_used", &["left"]),
 ];
 
 /// The compiled-in templates, by file name.
@@ -80,6 +83,39 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "signup_attempt.html",
         include_str!("templates/signup_attempt.html"),
+    ),
+    (
+        "mfa_enabled.subject.txt",
+        include_str!("templates/mfa_enabled.subject.txt"),
+    ),
+    ("mfa_enabled.txt", include_str!("templates/mfa_enabled.txt")),
+    (
+        "mfa_enabled.html",
+        include_str!("templates/mfa_enabled.html"),
+    ),
+    (
+        "mfa_disabled.subject.txt",
+        include_str!("templates/mfa_disabled.subject.txt"),
+    ),
+    (
+        "mfa_disabled.txt",
+        include_str!("templates/mfa_disabled.txt"),
+    ),
+    (
+        "mfa_disabled.html",
+        include_str!("templates/mfa_disabled.html"),
+    ),
+    (
+        "recovery_code_used.subject.txt",
+        include_str!("templates/recovery_code_used.subject.txt"),
+    ),
+    (
+        "recovery_code_used.txt",
+        include_str!("templates/recovery_code_used.txt"),
+    ),
+    (
+        "recovery_code_used.html",
+        include_str!("templates/recovery_code_used.html"),
     ),
 ];
 

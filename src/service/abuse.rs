@@ -137,6 +137,13 @@ impl AuthState {
             .store
             .clear_account_guards(&account, &ceiling_bucket(&account), id)
             .await?;
+        // The second factor's own counters (`super::mfa_login`).
+        let mfa = format!("mfa:{account}");
+        let mfa_locked = issuer
+            .store
+            .clear_account_guards(&mfa, &ceiling_bucket(&mfa), id)
+            .await?;
+        let was_locked = was_locked || mfa_locked;
         let detail = if was_locked {
             "failures cleared"
         } else {

@@ -232,15 +232,36 @@ impl AuthState {
             // Only someone who knows the password learns this.
             return Err(Error::EmailNotVerified);
         }
+        // SECURITY: with a second factor on, the password only buys an mfa_token; the session
+        // opens at POST /auth/mfa. Every path that checks a password ends here (R26).
+        if let Some(challenge) = self.mfa_challenge(&user, remember_me).await? {
+            return Err(Error::MfaRequired(Some(challenge)));
+        }
+        self.finish_login(&user, remember_me, client, false).await
+    }
+
+    /// Open the session of a login whose factors all passed: stamp the login, issue a device
+    /// token, audit.
+    pub(crate) async fn finish_login(
+        &self,
+        user: &UserRecord,
+        remember_me: bool,
+        client: ClientInfo,
+        second_factor: bool,
+    ) -> Result<TokenPair> {
+        let issuer = self.issuer()?;
         issuer
             .store
             .record_login(user.id, self.clock().now())
             .await?;
         let mut tokens = self
-            .open_session(&user, remember_me, client.clone())
+            .open_session_with(user, remember_me, client.clone(), second_factor)
             .await?;
-        tokens.device_token = Some(self.issue_device_token(&user).await?);
-        let event = Event::new(EventKind::LoginSucceeded, &client).user(user.id);
+        tokens.device_token = Some(self.issue_device_token(user).await?);
+        let mut event = Event::new(EventKind::LoginSucceeded, &client).user(user.id);
+        if second_factor {
+            event = event.detail("with the second factor");
+        }
         self.audit(event).await;
         Ok(tokens)
     }
@@ -295,6 +316,38 @@ impl AuthState {
         self.user(id).await
     }
 
+    /// Check the signed-in user's current password, as a login checks it: it counts against
+    /// the client IP's limit and this address's lock of the account (the caller holds a
+    /// session, so not the ceiling). `detail` goes into the audit event of a failure.
+    pub(crate) async fn verify_current_password(
+        &self,
+        user_id: Uuid,
+        current: &str,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> Result<UserRecord> {
+        let issuer = self.issuer()?;
+        self.check_rate(Limit::Login, client).await?;
+        let user = issuer
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(Error::Unauthenticated { token_sent: true })?;
+        let account = self.pair_key(&account_key(Some(user.id), ""), client)?;
+        let locks = self.begin_attempt(&account, Some(user.id), client).await?;
+        let verdict = issuer
+            .hasher
+            .verify(current, Some(&user.password_hash))
+            .await?;
+        if verdict == Verdict::Mismatch {
+            self.attempt_failed(Some(user.id), locks, client, detail)
+                .await;
+            return Err(Error::InvalidCredentials);
+        }
+        self.attempt_succeeded(&account).await?;
+        Ok(user)
+    }
+
     /// Change the password: needs the current one (checked like a login: it counts against the
     /// client IP's limit and the account's lockout), ends every other session, and returns a
     /// fresh pair for a new session of the caller.
@@ -305,27 +358,25 @@ impl AuthState {
         new: String,
         client: ClientInfo,
     ) -> Result<TokenPair> {
+        self.change_password_from(user_id, current, new, client, false)
+            .await
+    }
+
+    /// [`AuthState::change_password`] from a session that did (`second_factor`) or did not
+    /// pass the second factor: the new session is at the same level, never higher.
+    pub(crate) async fn change_password_from(
+        &self,
+        user_id: Uuid,
+        current: &str,
+        new: String,
+        client: ClientInfo,
+        second_factor: bool,
+    ) -> Result<TokenPair> {
         let issuer = self.issuer()?;
-        self.check_rate(Limit::Login, &client).await?;
-        let user = issuer
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(Error::Unauthenticated { token_sent: true })?;
-        // The caller holds a session: the lock of this address applies, not the ceiling.
-        let account = self.pair_key(&account_key(Some(user.id), ""), &client)?;
-        let locks = self.begin_attempt(&account, Some(user.id), &client).await?;
-        let verdict = issuer
-            .hasher
-            .verify(current, Some(&user.password_hash))
+        let detail = "wrong current password on password change";
+        let user = self
+            .verify_current_password(user_id, current, &client, detail)
             .await?;
-        if verdict == Verdict::Mismatch {
-            let detail = "wrong current password on password change";
-            self.attempt_failed(Some(user.id), locks, &client, detail)
-                .await;
-            return Err(Error::InvalidCredentials);
-        }
-        self.attempt_succeeded(&account).await?;
         let identifiers = [user.email.as_str(), user.username.as_deref().unwrap_or("")];
         let policy = Policy {
             min_chars: issuer.cfg.min_password_length,
@@ -342,6 +393,7 @@ impl AuthState {
             password_hash: hash,
             ..user
         };
-        self.open_session(&user, false, client).await
+        self.open_session_with(&user, false, client, second_factor)
+            .await
     }
 }

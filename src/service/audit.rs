@@ -46,11 +46,27 @@ pub enum EventKind {
     MailFailed,
     /// One run of `authgate import` (not a dry run), with its counts.
     UsersImported,
+    /// A second factor was confirmed.
+    MfaEnabled,
+    /// The user turned the second factor off.
+    MfaDisabled,
+    /// An admin (or the CLI) removed a user's second factor.
+    MfaReset,
+    /// A wrong, reused or malformed second-factor code, or a dead mfa_token.
+    MfaFailed,
+    /// Second-factor failures locked the account's second factor (from this address).
+    MfaLocked,
+    /// A second-factor attempt refused because the second factor is locked.
+    MfaBlocked,
+    /// A recovery code stood in for the authenticator.
+    RecoveryCodeUsed,
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated,
 }
 
 impl EventKind {
     /// Every kind, for validating filters.
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 33] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -76,6 +92,14 @@ impl EventKind {
         Self::SignupWithTakenEmail,
         Self::MailFailed,
         Self::UsersImported,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::MfaReset,
+        Self::MfaFailed,
+        Self::MfaLocked,
+        Self::MfaBlocked,
+        Self::RecoveryCodeUsed,
+        Self::RecoveryCodesRegenerated,
     ];
 
     /// The stable name stored and filtered on.
@@ -106,13 +130,24 @@ impl EventKind {
             Self::SignupWithTakenEmail => "signup_with_taken_email",
             Self::MailFailed => "mail_failed",
             Self::UsersImported => "users_imported",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaReset => "mfa_reset",
+            Self::MfaFailed => "mfa_failed",
+            Self::MfaLocked => "mfa_locked",
+            Self::MfaBlocked => "mfa_blocked",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 
     /// Refusals an attacker can produce at request rate: written once per address per minute,
     /// with a count.
     fn is_refusal(self) -> bool {
-        matches!(self, Self::RateLimited | Self::LoginBlocked)
+        matches!(
+            self,
+            Self::RateLimited | Self::LoginBlocked | Self::MfaBlocked
+        )
     }
 
     /// The kind called `name`, if any.

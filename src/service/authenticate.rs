@@ -29,6 +29,16 @@ impl CurrentUser {
         self.roles.iter().any(|r| r == role)
     }
 
+    /// Did the caller pass the second factor (`aal` 2) when this token's session began?
+    pub fn has_second_factor(&self) -> bool {
+        self.claims.aal >= 2 && !self.claims.mfa_enrolment
+    }
+
+    /// Is this the restricted state of AUTHGATE_REQUIRE_MFA_ROLES (enrolment endpoints only)?
+    pub fn must_enrol(&self) -> bool {
+        self.claims.mfa_enrolment
+    }
+
     /// Does the caller have any of `roles`?
     pub fn has_any_role(&self, roles: &[&str]) -> bool {
         roles.iter().any(|r| self.has_role(r))
@@ -59,6 +69,10 @@ impl AuthState {
                     return Err(TokenError::Deactivated);
                 }
                 roles = state.roles;
+            }
+            if claims.mfa_enrolment {
+                // The restricted state carries no roles, whatever an admin changed since.
+                roles = Vec::new();
             }
             self.touch(claims.sub, claims.sid);
         } else if let Some((mirror, _)) = self.inner.remote.as_ref().and_then(|r| r.feed.as_ref()) {

@@ -40,6 +40,29 @@ pub enum Error {
         "confirm your e-mail address first: open the link we sent (POST /auth/verify-email/request sends a new one)"
     )]
     EmailNotVerified,
+    /// The password was right and the account has a second factor (the challenge to answer
+    /// at `POST /auth/mfa`), or a step-up route needs a token with the second factor (`None`).
+    #[error("{}", mfa_required_message(.0.is_some()))]
+    MfaRequired(Option<MfaChallenge>),
+    /// A token of the restricted state (AUTHGATE_REQUIRE_MFA_ROLES) outside the enrolment
+    /// endpoints.
+    #[error(
+        "your role requires two-factor authentication: enrol at POST /users/me/mfa/totp, confirm, then sign in again"
+    )]
+    MfaEnrolmentRequired,
+    /// A wrong, reused or malformed one-time code (or recovery code).
+    #[error("the code is wrong, expired or already used")]
+    InvalidOtp,
+    /// An `mfa_token` that is unknown, used, expired or out of attempts.
+    #[error(
+        "the mfa_token is invalid, expired or out of attempts; sign in with your password again"
+    )]
+    InvalidMfaToken,
+    /// Enrolment while a confirmed factor exists.
+    #[error(
+        "two-factor authentication is already on; turn it off first (DELETE /users/me/mfa/totp)"
+    )]
+    MfaAlreadyEnabled,
     /// A one-time link's token is unknown, used or expired: one answer for all three.
     #[error("this link is invalid, already used or expired; request a new one")]
     InvalidOneTimeToken,
@@ -84,6 +107,36 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
+/// What a login answers when the password was right and a second factor is due.
+#[derive(Clone)]
+pub struct MfaChallenge {
+    /// The opaque token for `POST /auth/mfa` (or the `mfa-otp` grant): 5 minutes, 5 attempts.
+    pub mfa_token: String,
+    /// What may answer it: `otp`, `recovery_code`.
+    pub methods: Vec<&'static str>,
+    /// Seconds the token lives.
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for MfaChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SECURITY: the token is a credential; never in logs.
+        write!(
+            f,
+            "MfaChallenge({:?}, expires_in {})",
+            self.methods, self.expires_in
+        )
+    }
+}
+
+fn mfa_required_message(login: bool) -> &'static str {
+    if login {
+        "the password is right; now send a code from your authenticator app (or a recovery code) with the mfa_token to POST /auth/mfa"
+    } else {
+        "this needs a token issued with the second factor: sign in again with your authenticator code"
+    }
+}
+
 /// Collects field-by-field parse failures, so one 422 names every problem at once.
 #[derive(Debug, Default)]
 pub struct FieldCheck(FieldErrors);
@@ -118,6 +171,10 @@ pub enum ErrorCode {
     InvalidRefreshToken,
     Forbidden,
     EmailNotVerified,
+    MfaRequired,
+    MfaEnrolmentRequired,
+    InvalidOtp,
+    InvalidMfaToken,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -145,14 +202,20 @@ impl Error {
         match self {
             Error::InvalidCredentials
             | Error::Unauthenticated { .. }
-            | Error::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) | Error::Deactivated | Error::EmailNotVerified => {
-                StatusCode::FORBIDDEN
-            }
+            | Error::InvalidRefreshToken
+            | Error::InvalidOtp
+            | Error::InvalidMfaToken => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_)
+            | Error::Deactivated
+            | Error::EmailNotVerified
+            | Error::MfaRequired(_)
+            | Error::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             Error::InvalidOneTimeToken => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) | Error::LastAdmin => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::LastAdmin | Error::MfaAlreadyEnabled => {
+                StatusCode::CONFLICT
+            }
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -172,10 +235,14 @@ impl Error {
             Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Error::Forbidden(_) | Error::Deactivated => ErrorCode::Forbidden,
             Error::EmailNotVerified => ErrorCode::EmailNotVerified,
+            Error::MfaRequired(_) => ErrorCode::MfaRequired,
+            Error::MfaEnrolmentRequired => ErrorCode::MfaEnrolmentRequired,
+            Error::InvalidOtp => ErrorCode::InvalidOtp,
+            Error::InvalidMfaToken => ErrorCode::InvalidMfaToken,
             Error::InvalidOneTimeToken => ErrorCode::InvalidToken,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,
-            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Conflict(_) | Error::MfaAlreadyEnabled => ErrorCode::Conflict,
             Error::LastAdmin => ErrorCode::LastAdmin,
             Error::Validation(_) => ErrorCode::ValidationFailed,
             Error::BadRequest(_) => ErrorCode::BadRequest,

@@ -13,12 +13,15 @@ use crate::store::{NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecor
 use crate::token::refresh;
 
 impl AuthState {
-    /// Start a session for an authenticated user and issue its first token pair.
-    pub(crate) async fn open_session(
+    /// Start a session for an authenticated user and issue its first token pair;
+    /// `second_factor` when the user also passed it (the session remembers, so its refreshed
+    /// tokens keep `amr: ["pwd","otp"]`).
+    pub(crate) async fn open_session_with(
         &self,
         user: &UserRecord,
         remember_me: bool,
         client: ClientInfo,
+        second_factor: bool,
     ) -> Result<TokenPair> {
         let issuer = self.issuer()?;
         let cfg = &issuer.cfg;
@@ -55,8 +58,11 @@ impl AuthState {
             .cap_sessions(user.id, cfg.max_sessions_per_user, now, until)
             .await?;
         issuer.revocations.sessions_revoked(&ended, now);
+        if second_factor {
+            issuer.store.mark_session_mfa(session.id, now).await?;
+        }
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
-        self.issue_tokens(user, session.id, token, refresh_expires_in)
+        self.issue_tokens(user, session.id, token, refresh_expires_in, second_factor)
     }
 
     fn issue_tokens(
@@ -65,26 +71,56 @@ impl AuthState {
         session: Uuid,
         refresh_token: String,
         refresh_expires_in: i64,
+        second_factor: bool,
     ) -> Result<TokenPair> {
-        let cfg = &self.issuer()?.cfg;
+        Ok(TokenPair {
+            access_token: self.access_token(user, session, second_factor)?,
+            expires_in: self.issuer()?.cfg.access_ttl,
+            refresh_token,
+            refresh_expires_in,
+            device_token: None,
+        })
+    }
+
+    /// A signed access token for `session` of `user`: `amr` and `aal` say whether the second
+    /// factor was used; a member of AUTHGATE_REQUIRE_MFA_ROLES without it gets the restricted
+    /// state (no roles, `mfa_enrolment`: only the enrolment endpoints accept it).
+    pub(crate) fn access_token(
+        &self,
+        user: &UserRecord,
+        session: Uuid,
+        second_factor: bool,
+    ) -> Result<String> {
+        let issuer = self.issuer()?;
         let verifier = self.verifier();
         let now = self.clock().now();
-        let mut claims = verifier.claims(user.id, session, user.roles.clone(), now, cfg.access_ttl);
+        let restricted = !second_factor
+            && user
+                .roles
+                .iter()
+                .any(|r| issuer.mfa.require_roles.contains(r));
+        let roles = if restricted {
+            Vec::new()
+        } else {
+            user.roles.clone()
+        };
+        let mut claims = verifier.claims(user.id, session, roles, now, issuer.cfg.access_ttl);
         claims.email_verified = user.email_verified;
+        claims.mfa_enrolment = restricted;
         // AUTHGATE_TOKEN_CLAIMS: off by default, so tokens carry no personal data unless asked.
-        for claim in &cfg.token_claims {
+        for claim in &issuer.cfg.token_claims {
             match claim {
                 TokenClaim::Email => claims.email = Some(user.email.clone()),
                 TokenClaim::Username => claims.username = user.username.clone(),
             }
         }
-        Ok(TokenPair {
-            access_token: verifier.sign(&claims)?,
-            expires_in: cfg.access_ttl,
-            refresh_token,
-            refresh_expires_in,
-            device_token: None,
-        })
+        if second_factor {
+            claims.amr = vec!["pwd".to_owned(), "otp".to_owned()];
+            claims.aal = 2;
+        } else {
+            claims.amr = vec!["pwd".to_owned()];
+        }
+        Ok(verifier.sign(&claims)?)
     }
 
     /// Exchange a refresh token for a new pair. Every use rotates; a replay of a rotated token
@@ -148,7 +184,8 @@ impl AuthState {
             return Err(Error::InvalidRefreshToken);
         }
         let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
-        self.issue_tokens(&user, session.id, child, refresh_expires_in)
+        let second_factor = issuer.store.session_mfa(session.id).await?.is_some();
+        self.issue_tokens(&user, session.id, child, refresh_expires_in, second_factor)
     }
 
     /// End one live session of a user (deleting a device). Its access tokens die now.

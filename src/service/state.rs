@@ -24,6 +24,7 @@ use crate::hashing::Hasher;
 use crate::mail::{Links, MailConfig, Mailer};
 use crate::revocation::Revocations;
 use crate::store::Store;
+use crate::token::sealed::Sealer;
 use crate::token::{KeyRing, Verifier, refresh};
 
 /// Repeated refusals from one address are one audit row per this many milliseconds.
@@ -90,7 +91,44 @@ pub(crate) struct Issuer {
     pub token_key: Vec<u8>,
     /// Mail and the links in it (see `super::recovery`, `super::outbox`).
     pub recovery: Recovery,
+    /// The second factor (see `super::mfa`).
+    pub mfa: Mfa,
 }
+
+/// The second factor's settings and the key its secrets are sealed under.
+pub(crate) struct Mfa {
+    /// Seals TOTP secrets at rest (its key is a server secret like the rotation key).
+    pub sealer: Sealer,
+    /// The issuer authenticator apps show (AUTHGATE_ISSUER_NAME).
+    pub issuer_name: String,
+    /// Roles whose members must use a second factor (AUTHGATE_REQUIRE_MFA_ROLES).
+    pub require_roles: Vec<String>,
+}
+
+/// The settings of the second factor that `AuthConfig` does not carry.
+#[derive(Debug, Clone)]
+pub(crate) struct MfaSettings {
+    pub issuer_name: String,
+    pub require_roles: Vec<String>,
+}
+
+impl MfaSettings {
+    fn from_settings(settings: &Settings) -> Self {
+        Self {
+            issuer_name: settings.issuer_name.trim().to_owned(),
+            require_roles: settings
+                .require_mfa_roles
+                .iter()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// The id of the key TOTP secrets are sealed under; a rotation adds `mfa-sealing-key-2` and
+/// keeps this one for opening.
+const SEALING_KEY_ID: &str = "k1";
 
 /// Account recovery and verification: where mails go, what their links look like, how long
 /// the links live.
@@ -171,12 +209,16 @@ impl AuthState {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let recovery = Recovery::fallback(&cfg.issuer)?;
-        Self::build_with_recovery(cfg, recovery, store, hs256_secret, clock).await
+        let mfa = MfaSettings {
+            issuer_name: "authgate".to_owned(),
+            require_roles: Vec::new(),
+        };
+        Self::build_with_recovery(cfg, (recovery, mfa), store, hs256_secret, clock).await
     }
 
     async fn build_with_recovery(
         cfg: AuthConfig,
-        recovery: Recovery,
+        (recovery, mfa): (Recovery, MfaSettings),
         store: Arc<dyn Store>,
         hs256_secret: Option<&[u8]>,
         clock: Clock,
@@ -196,6 +238,15 @@ impl AuthState {
             .secret("one-time-token-key", &refresh::generate(), now)
             .await?
             .into_bytes();
+        // Like the rotation key: a server secret in the store, the first instance's value wins.
+        let sealing_key = store
+            .secret("mfa-sealing-key-1", &refresh::generate(), now)
+            .await?;
+        let mfa = Mfa {
+            sealer: Sealer::new((SEALING_KEY_ID, sealing_key.as_bytes()), &[]),
+            issuer_name: mfa.issuer_name,
+            require_roles: mfa.require_roles,
+        };
         let hasher = Hasher::new(
             cfg.argon2_memory_kib,
             cfg.argon2_iterations,
@@ -214,6 +265,7 @@ impl AuthState {
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
             token_key,
             recovery,
+            mfa,
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -263,9 +315,11 @@ impl AuthState {
     ) -> anyhow::Result<Self> {
         settings.validate()?;
         let recovery = Recovery::from_settings(settings)?;
+        let mfa = MfaSettings::from_settings(settings);
         let store = open_store(settings).await?;
         let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
-        Self::build_with_recovery(auth_config(settings), recovery, store, secret, clock).await
+        let parts = (recovery, mfa);
+        Self::build_with_recovery(auth_config(settings), parts, store, secret, clock).await
     }
 
     /// Open the configured database and apply its migrations (`authgate migrate`).

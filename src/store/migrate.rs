@@ -41,6 +41,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_recovery.sql"),
     ),
     (
+        7,
+        "mfa",
+        include_str!("../../migrations/sqlite/0007_mfa.sql"),
+    ),
+    (
         8,
         "verifiers",
         include_str!("../../migrations/sqlite/0008_verifiers.sql"),
@@ -76,6 +81,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "recovery",
         include_str!("../../migrations/postgres/0006_recovery.sql"),
+    ),
+    (
+        7,
+        "mfa",
+        include_str!("../../migrations/postgres/0007_mfa.sql"),
     ),
     (
         8,

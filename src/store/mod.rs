@@ -6,7 +6,8 @@
 //!   [`DeviceStore`] (in `devices.rs`): device tokens. [`FeedStore`] (in `feed.rs`): verifier
 //!   credentials and the revocation feed. [`OutboxStore`]: the e-mail outbox.
 //!   [`TokenStore`]: one-time tokens (reset, verification). [`ImportStore`]: accounts moved in
-//!   by `authgate import`, a batch at a time. [`Store`]: all of them, plus
+//!   by `authgate import`, a batch at a time. [`MfaStore`] (in `mfa.rs`): the second factor.
+//!   [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
 //!   holds the `Arc<dyn Store>` that [`connect`] opens.
 //! - `tutorial.rs` reads another database: the users of a tutorial app, for `authgate import`.
@@ -20,6 +21,7 @@
 mod contract;
 mod devices;
 mod feed;
+mod mfa;
 mod migrate;
 mod records;
 mod sql;
@@ -30,6 +32,7 @@ use uuid::Uuid;
 
 pub use devices::{DeviceStore, NewDeviceToken};
 pub use feed::{FeedStore, VerifierRecord};
+pub use mfa::{ChallengeRecord, FactorRecord, MfaStore, NewChallenge, RecoveryMail};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, Imported, LockoutPolicy, NewMail, NewOneTimeToken,
     NewSession, NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation,
@@ -273,6 +276,7 @@ pub trait Store:
     + TokenStore
     + ImportStore
     + FeedStore
+    + MfaStore
 {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;

@@ -46,6 +46,22 @@ pub struct AccessClaims {
     /// The username, only with `AUTHGATE_TOKEN_CLAIMS=username` (and an account that has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// How the user authenticated (RFC 8176): `["pwd"]`, or `["pwd","otp"]` after the second
+    /// factor (absent in tokens issued before the claim existed: none known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The authenticator assurance level (NIST SP 800-63B): 1 for a password, 2 with the
+    /// second factor (absent: 1).
+    #[serde(default = "aal1")]
+    pub aal: u8,
+    /// The restricted state of AUTHGATE_REQUIRE_MFA_ROLES: the holder must enrol a second
+    /// factor, and the token reaches only the enrolment endpoints (no roles count).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mfa_enrolment: bool,
+}
+
+fn aal1() -> u8 {
+    1
 }
 
 /// Why a token was refused. Logged at debug level; never shown to the client (no oracle).
@@ -179,6 +195,9 @@ impl Verifier {
             email_verified: false,
             email: None,
             username: None,
+            amr: Vec::new(),
+            aal: 1,
+            mfa_enrolment: false,
         }
     }
 

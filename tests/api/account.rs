@@ -6,7 +6,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-// Requirement: GET /users/me shows the caller's account fields and never the hash.
+// Requirement: GET /users/me shows the caller's account fields (with its second factor, `mfa`) and never the hash.
 both!(me_returns_the_callers_account, |app| async move {
     // Arrange
     let user = TestUser::generate();
@@ -26,6 +26,11 @@ both!(me_returns_the_callers_account, |app| async move {
     assert_eq!(body["created_at"], created["created_at"]);
     assert!(body["last_login_at"].is_i64(), "{body}");
     assert!(body["last_activity_at"].is_i64(), "{body}");
+    // Issue #11: the caller's second factor.
+    assert_eq!(
+        body["mfa"],
+        json!({"totp": false, "recovery_codes_left": 0})
+    );
     let mut keys: Vec<&str> = body
         .as_object()
         .unwrap()
@@ -43,6 +48,7 @@ both!(me_returns_the_callers_account, |app| async move {
             "is_active",
             "last_activity_at",
             "last_login_at",
+            "mfa",
             "roles",
             "username"
         ]

@@ -106,3 +106,29 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitSta
     }
     None
 }
+
+/// The current RFC 6238 code of a base32 `secret` (the tests' own HMAC-SHA-1, not authgate's).
+pub(crate) fn current_code(secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut acc, mut key) = (0u32, 0u64, Vec::new());
+    for c in secret.bytes() {
+        acc = (acc << 5) | ALPHABET.iter().position(|&a| a == c).unwrap() as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            key.push((acc >> bits) as u8);
+        }
+    }
+    let step = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&step.to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let o = (h[19] & 0x0f) as usize;
+    let bin = u32::from_be_bytes([h[o] & 0x7f, h[o + 1], h[o + 2], h[o + 3]]);
+    format!("{:06}", bin % 1_000_000)
+}

@@ -116,6 +116,46 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
             .unwrap();
         assert_eq!(page.status(), 200);
     }
+    // Two-factor (issue #11): its secret, recovery codes and mfa_token are secrets too.
+    let enrol: Value = client
+        .post(format!("{base}/users/me/mfa/totp"))
+        .bearer_auth(&access)
+        .json(&json!({"current_password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed: Value = client
+        .post(format!("{base}/users/me/mfa/totp/confirm"))
+        .bearer_auth(&access)
+        .json(&json!({"code": current_code(&totp_secret)}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recovery_code = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+    let challenge: Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "log@example.com", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
+    let second = client
+        .post(format!("{base}/auth/mfa"))
+        .json(&json!({"mfa_token": mfa_token, "recovery_code": recovery_code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
 
     sigterm(&child.0);
     let status = wait_exit(&mut child.0, Duration::from_secs(10)).expect("exits after SIGTERM");
@@ -125,7 +165,10 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
     );
     let logs = stderr.join().unwrap();
     assert!(
-        logs.contains("login_succeeded") && logs.contains("login_failed"),
+        logs.contains("login_succeeded")
+            && logs.contains("login_failed")
+            && logs.contains("mfa_enabled")
+            && logs.contains("recovery_code_used"),
         "auth events are logged:\n{logs}"
     );
     for secret in [
@@ -135,6 +178,10 @@ async fn logs_never_contain_secrets_and_sigterm_stops_gracefully() {
         &refresh,
         access.split('.').nth(2).unwrap(),
         link_token,
+        &totp_secret,
+        &recovery_code,
+        &recovery_code.replace('-', ""),
+        &mfa_token,
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }

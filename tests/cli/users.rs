@@ -239,3 +239,65 @@ async fn user_reset_link_prints_a_one_time_link() {
     assert!(log.contains("mail is NOT delivered"), "{log}");
     assert!(!log.contains(&newer), "the link is never logged");
 }
+
+// Requirement: `authgate user reset-mfa --email E` removes a lost second factor on the server's
+// database (the next login needs only the password); an unknown e-mail is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_reset_mfa_removes_a_lost_factor() {
+    // Arrange: a user with a confirmed factor on a running server.
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = serve(&dir, &[]);
+    let mut child = KillOnDrop(child);
+    let _stderr = collect_stderr(&mut child.0);
+    authgate::install_tls_provider();
+    let (email, password) = ("lost-phone@example.com", "the right passphrase");
+    let client = reqwest::Client::new();
+    let reg = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    let tokens: serde_json::Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let enrol: serde_json::Value = client
+        .post(format!("{base}/users/me/mfa/totp"))
+        .bearer_auth(access)
+        .json(&json!({"current_password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = current_code(enrol["secret"].as_str().unwrap());
+    let confirm = client
+        .post(format!("{base}/users/me/mfa/totp/confirm"))
+        .bearer_auth(access)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 200);
+    assert_eq!(login(&base, email, password).await, 403, "mfa_required");
+    // Act
+    let out = user_by_email(&dir, "reset-mfa", email);
+    // Assert
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("second factor removed"));
+    assert_eq!(login(&base, email, password).await, 200);
+    assert!(
+        !user_by_email(&dir, "reset-mfa", "nobody@example.com")
+            .status
+            .success()
+    );
+}

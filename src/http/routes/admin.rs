@@ -177,6 +177,31 @@ pub async fn unlock_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Remove a user's second factor (TOTP and recovery codes), for someone who lost both device
+/// and codes, and end all their sessions; the user is mailed. A user without one answers the
+/// same. A password reset never does this. **Required role:** admin.
+#[utoipa::path(delete, path = "/admin/users/{id}/mfa", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem, description = "your own id: use DELETE /users/me/mfa/totp")))]
+pub async fn reset_mfa(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Admin>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = user_id(&id)?;
+    if id == actor.id {
+        // It would end the admin's own session; their own factor goes through
+        // DELETE /users/me/mfa/totp (password and code), like anyone's.
+        return Err(Error::field(
+            "id",
+            "you cannot reset your own second factor here; use DELETE /users/me/mfa/totp",
+        ));
+    }
+    auth.reset_mfa(id, &self::actor(&actor, client)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Mail the user a password reset link (it voids their older ones). **Required role:** admin.
 #[utoipa::path(post, path = "/admin/users/{id}/send-reset", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 202, body = AcceptedResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]

@@ -16,7 +16,7 @@ use crate::http::oauth::{OAuthError, OAuthErrorCode};
 use crate::http::problem::Problem;
 use crate::service::AuthState;
 use crate::service::CurrentUser;
-use crate::service::{Error, Result};
+use crate::service::{Error, MfaAnswer, Result};
 
 /// Token responses must never be cached (RFC 6749 §5.1).
 pub(crate) fn no_store(tokens: impl Into<TokenResponse>) -> Response {
@@ -58,12 +58,16 @@ pub async fn register(
 ///
 /// `grant_type=password` with `username` (e-mail or username), `password` and optionally the
 /// `device_token` of this device's last login (answered with a new one), or
-/// `grant_type=refresh_token` with `refresh_token`. Errors are RFC 6749 §5.2 bodies. This is
+/// `grant_type=refresh_token` with `refresh_token`. When the account has a second factor,
+/// the password grant answers 403 `{"error":"mfa_required","mfa_token":…}`; then send
+/// `grant_type=urn:authgate:params:oauth:grant-type:mfa-otp` with that `mfa_token` and `otp`
+/// (a code from the authenticator app). Errors are RFC 6749 §5.2 bodies. This is
 /// what Swagger UI's Authorize button and OAuth2 client libraries call. **Required role:** none.
 #[utoipa::path(post, path = "/auth/token", tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError),
-              (status = 429, body = OAuthError, description = "`slow_down`: rate limit or account lock; see Retry-After"),
+              (status = 403, body = OAuthError, description = "`mfa_required`: the password is right and the account has a second factor; the body carries `mfa_token` for the `mfa-otp` grant"),
+              (status = 429, body = OAuthError, description = "`slow_down`: rate limit, account lock or second-factor lock; see Retry-After"),
               (status = 503, body = OAuthError, description = "`temporarily_unavailable`: hashing queue full or database down; see Retry-After")))]
 pub async fn token(
     State(auth): State<AuthState>,
@@ -138,12 +142,26 @@ async fn token_grant(
             .refresh(require("refresh_token")?, &client)
             .await?
             .into()),
+        MFA_OTP_GRANT => Ok(auth
+            .complete_mfa(
+                require("mfa_token")?,
+                MfaAnswer::Otp(require("otp")?),
+                client,
+            )
+            .await
+            .map_err(oauth_login_error)?
+            .into()),
         other => Err(OAuthError::new(
             UnsupportedGrantType,
-            format!("grant_type {other:?} is not supported; use password or refresh_token"),
+            format!(
+                "grant_type {other:?} is not supported; use password, refresh_token or {MFA_OTP_GRANT}"
+            ),
         )),
     }
 }
+
+/// The second-factor step at the token endpoint (Auth0's grant, under our own URN).
+pub(crate) const MFA_OTP_GRANT: &str = "urn:authgate:params:oauth:grant-type:mfa-otp";
 
 fn oauth_login_error(e: Error) -> OAuthError {
     match e {
@@ -162,7 +180,7 @@ fn oauth_login_error(e: Error) -> OAuthError {
 /// **Required role:** none.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem),
-              (status = 403, body = Problem, description = "`email_not_verified`: the right password, but AUTHGATE_REQUIRE_VERIFIED_EMAIL is on and the address is not confirmed yet"),
+              (status = 403, body = Problem, description = "`mfa_required`: the password is right and the account has a second factor; answer at POST /auth/mfa with the `mfa_token` of the body. `email_not_verified`: the right password, but AUTHGATE_REQUIRE_VERIFIED_EMAIL is on and the address is not confirmed yet"),
               (status = 429, body = Problem, description = "rate limit or account lock (same answer whether or not the account exists); see Retry-After"),
               (status = 503, body = Problem, description = "hashing queue full; see Retry-After")))]
 pub async fn login(

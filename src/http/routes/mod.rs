@@ -4,5 +4,6 @@ pub mod admin;
 pub mod auth;
 pub mod feed;
 pub mod meta;
+pub mod mfa;
 pub mod recovery;
 pub mod users;

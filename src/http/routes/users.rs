@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::domain::ClientInfo;
 use crate::http::dto::{ChangePasswordRequest, SessionList, SessionResponse, UpdateMeRequest};
 use crate::http::dto::{TokenResponse, UserBody};
+use crate::http::extract::EnrollingUser;
 use crate::http::json::JsonObject;
 use crate::http::problem::Problem;
 use crate::http::routes::auth::no_store;
@@ -16,16 +17,20 @@ use crate::service::AuthState;
 use crate::service::CurrentUser;
 use crate::service::{Error, Result};
 
-/// The caller's account. **Required role:** any signed-in user.
+/// The caller's account, with its second factor (`mfa`). **Required role:** any signed-in
+/// user (also a restricted token of AUTHGATE_REQUIRE_MFA_ROLES).
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("oauth2" = []), ("bearer" = [])),
     responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
-pub async fn me(State(auth): State<AuthState>, user: CurrentUser) -> Result<Json<UserBody>> {
+pub async fn me(
+    State(auth): State<AuthState>,
+    EnrollingUser(user): EnrollingUser,
+) -> Result<Json<UserBody>> {
     // The database is the truth for the profile (roles included) and for the session: a user
     // deleted, or a session unknown or ended, since the token was issued is no longer
     // authenticated here (one query, as before), even before the revocation reaches memory.
-    Ok(Json(
-        auth.own_account(user.id, user.session_id).await?.into(),
-    ))
+    let mut body: UserBody = auth.own_account(user.id, user.session_id).await?.into();
+    body.mfa = Some(auth.mfa_status(user.id).await?.into());
+    Ok(Json(body))
 }
 
 /// Change the caller's username (null removes it). **Required role:** any signed-in user.
@@ -64,7 +69,13 @@ pub async fn change_password(
     JsonObject(req): JsonObject<ChangePasswordRequest>,
 ) -> Result<Response> {
     let tokens = auth
-        .change_password(user.id, &req.current_password, req.new_password, client)
+        .change_password_from(
+            user.id,
+            &req.current_password,
+            req.new_password,
+            client,
+            user.has_second_factor(),
+        )
         .await?;
     Ok(no_store(tokens))
 }

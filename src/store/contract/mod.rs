@@ -15,6 +15,7 @@ mod feed;
 mod guard;
 mod import;
 mod keys;
+mod mfa;
 mod outbox;
 mod sessions;
 mod users;

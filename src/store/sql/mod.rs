@@ -15,6 +15,7 @@
 //! | `keys.rs`     | `Store`        | migrations, ping, signing keys, secrets, revocations    |
 //! | `outbox.rs`   | `OutboxStore`  | the e-mail outbox                                       |
 //! | `tokens.rs`   | `TokenStore`   | one-time tokens (reset, verification, e-mail change)    |
+//! | `mfa.rs`      | `MfaStore`     | TOTP factors, recovery codes, login-step challenges     |
 //!
 //! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
 //! transaction of whichever method revokes something.
@@ -39,6 +40,7 @@ mod feed;
 mod guard;
 mod import;
 mod keys;
+mod mfa;
 mod outbox;
 mod refresh_claim;
 mod revocations;

@@ -14,6 +14,7 @@ mod jwt;
 mod smtp;
 mod sse;
 mod timing;
+mod totp;
 
 pub use admin::*;
 pub use app::*;
@@ -25,3 +26,4 @@ pub use jwt::*;
 pub use smtp::*;
 pub use sse::*;
 pub use timing::*;
+pub use totp::*;
