@@ -173,6 +173,19 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn purge_events(&self, before: i64) -> StoreResult<u64>;
 }
 
+/// A change committed by another process, as the database announces it (PostgreSQL
+/// `LISTEN/NOTIFY`, see [`Store::subscribe`]). Each says only where to look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Revocation entries (sessions, user changes) were written: sync them.
+    Revocations,
+    /// The signing keys changed: reload the key ring.
+    Keys,
+    /// The listener (re)connected; changes made while it was away were not announced: sync
+    /// everything.
+    Resync,
+}
+
 /// Everything authgate keeps: users, sessions, and the server's own state. Implementations must
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
@@ -200,4 +213,9 @@ pub trait Store: UserStore + SessionStore + GuardStore + AuditStore + DeviceStor
         now: i64,
         after_seq: i64,
     ) -> StoreResult<Vec<RevocationRecord>>;
+    /// Announcements of changes other processes commit, as they commit, if this backend makes
+    /// them (PostgreSQL; `None` on SQLite, where only polling sees them). A background task
+    /// listens, reconnects after a lost connection and then sends [`Change::Resync`]; it stops
+    /// when the receiver is dropped. Must be called within a Tokio runtime.
+    fn subscribe(&self) -> Option<tokio::sync::mpsc::Receiver<Change>>;
 }

@@ -39,6 +39,7 @@ mod logout;
 mod migrations;
 mod password;
 mod password_policy;
+mod propagation;
 mod races;
 mod refresh;
 mod register;

@@ -6,7 +6,7 @@
 /// backend's `fn() -> Migrator` in `store::migrate`.
 /// `$write` is the backend's `write_revocation` (`super::revocations`).
 macro_rules! keys_store {
-    ($store:ty, $migrator:path, $write:path) => {
+    ($store:ty, $migrator:path, $write:path, $subscribe:expr) => {
         use async_trait::async_trait;
 
         use $crate::store::{RevocationRecord, Store, StoreError, StoreResult, StoredKey};
@@ -112,6 +112,11 @@ macro_rules! keys_store {
                 }
                 Ok(entries)
             }
+
+            fn subscribe(&self) -> Option<tokio::sync::mpsc::Receiver<$crate::store::Change>> {
+                let subscribe: fn(&Self) -> Option<_> = $subscribe;
+                subscribe(self)
+            }
         }
     };
 }
@@ -120,7 +125,8 @@ mod sqlite {
     keys_store!(
         crate::store::sql::SqliteStore,
         crate::store::migrate::sqlite,
-        crate::store::sql::revocations::sqlite::write_revocation
+        crate::store::sql::revocations::sqlite::write_revocation,
+        |_| None
     );
 }
 
@@ -128,6 +134,11 @@ mod postgres {
     keys_store!(
         crate::store::sql::PgStore,
         crate::store::migrate::postgres,
-        crate::store::sql::revocations::postgres::write_revocation
+        crate::store::sql::revocations::postgres::write_revocation,
+        |store| {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(crate::store::sql::listen::run(store.pool.clone(), tx));
+            Some(rx)
+        }
     );
 }

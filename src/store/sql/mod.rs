@@ -33,6 +33,7 @@ mod audit;
 mod devices;
 mod guard;
 mod keys;
+mod listen;
 mod refresh_claim;
 mod revocations;
 mod sessions;

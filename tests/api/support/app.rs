@@ -240,3 +240,31 @@ impl TestApp {
         self.me(access).await["id"].as_str().expect("id").to_owned()
     }
 }
+
+/// Another instance of the server on a test's database (same settings, its own port, state
+/// and clock): several instances behind one load balancer.
+pub struct Peer {
+    pub address: String,
+    pub client: Client,
+    pub clock: Clock,
+    pub state: AuthState,
+}
+
+impl TestApp {
+    /// Start one more instance on this test's database; it serves until the test ends.
+    pub async fn peer(&self) -> Peer {
+        let clock = Clock::default();
+        let app = Application::build_with_clock(self.settings.clone(), clock.clone())
+            .await
+            .expect("build peer");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        Peer {
+            address,
+            client: client(),
+            clock,
+            state,
+        }
+    }
+}
