@@ -37,6 +37,7 @@ mod domain;
 mod hashing;
 mod http;
 mod revocation;
+mod secrets;
 mod serve;
 mod service;
 mod startup;

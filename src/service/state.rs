@@ -20,6 +20,7 @@ use crate::domain::abuse::{AbusePolicy, MemoryBuckets, RepeatedEvents};
 use crate::domain::{ForwardedHeader, JwtAlg};
 use crate::hashing::Hasher;
 use crate::revocation::Revocations;
+use crate::secrets::{self, Sealer};
 use crate::store::Store;
 use crate::token::{KeyRing, Verifier, refresh};
 
@@ -75,6 +76,10 @@ pub(crate) struct Issuer {
     pub revocations: Revocations,
     pub cfg: AuthConfig,
     pub rotation_key: Vec<u8>,
+    /// Seals private keys and secrets at rest; `None` when no KEK is configured (PostgreSQL
+    /// without `AUTHGATE_KEK_FILE`/`AUTHGATE_KEK`, warned about at start).
+    #[allow(dead_code)] // until something seals while serving (key rotation, TOTP)
+    pub sealer: Option<Arc<Sealer>>,
     /// session → last time its activity was written.
     pub activity: Mutex<HashMap<Uuid, i64>>,
     /// Per-IP refresh buckets (in memory; see `super::abuse`).
@@ -86,22 +91,47 @@ pub(crate) struct Issuer {
 impl AuthState {
     /// Build a full server state over a migrated store: loads (or creates) the signing keys,
     /// runs a sign-and-verify self-test, and loads the persisted revocation list.
+    /// Private keys and secrets are stored in plaintext: see [`AuthState::build_sealed`].
     pub async fn build(
         cfg: AuthConfig,
         store: Arc<dyn Store>,
         hs256_secret: Option<&[u8]>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        Self::build_sealed(cfg, store, hs256_secret, None, clock).await
+    }
+
+    /// As [`AuthState::build`], sealing private keys and server secrets at rest under the
+    /// key-encryption key of `sealer` (and sealing any still stored in plaintext).
+    pub(crate) async fn build_sealed(
+        cfg: AuthConfig,
+        store: Arc<dyn Store>,
+        hs256_secret: Option<&[u8]>,
+        sealer: Option<Sealer>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let now = clock.now();
-        let keys = KeyRing::load(store.as_ref(), cfg.alg, hs256_secret, now).await?;
+        let sealer = sealer.map(Arc::new);
+        let keys = KeyRing::load(
+            store.as_ref(),
+            cfg.alg,
+            hs256_secret,
+            sealer.as_deref(),
+            now,
+        )
+        .await?;
         let verifier = Verifier::new(Arc::new(keys), &cfg.issuer, &cfg.audience, cfg.leeway);
         self_test(&verifier, now)?;
         let ttl = cfg.access_ttl + cfg.leeway;
         let revocations = Revocations::load(store.clone(), ttl, now).await?;
-        let rotation_key = store
-            .secret("refresh-rotation-key", &refresh::generate(), now)
-            .await?
-            .into_bytes();
+        let rotation_key = server_secret(
+            store.as_ref(),
+            sealer.as_deref(),
+            "refresh-rotation-key",
+            &refresh::generate(),
+            now,
+        )
+        .await?;
         let hasher = Hasher::new(
             cfg.argon2_memory_kib,
             cfg.argon2_iterations,
@@ -115,6 +145,7 @@ impl AuthState {
             revocations,
             cfg,
             rotation_key,
+            sealer,
             activity: Mutex::new(HashMap::new()),
             refresh_buckets: MemoryBuckets::default(),
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
@@ -168,7 +199,8 @@ impl AuthState {
         settings.validate()?;
         let store = open_store(settings).await?;
         let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
-        Self::build(auth_config(settings), store, secret, clock).await
+        let sealer = sealer(settings)?;
+        Self::build_sealed(auth_config(settings), store, secret, sealer, clock).await
     }
 
     /// Open the configured database and apply its migrations (`authgate migrate`).
@@ -244,6 +276,62 @@ impl AuthState {
                 false
             }
         }
+    }
+}
+
+/// The sealer for the configured key-encryption key: `AUTHGATE_KEK`, `AUTHGATE_KEK_FILE`, or
+/// for SQLite a KEK generated into the data directory. `None` for PostgreSQL without one: the
+/// instances of a deployment must share the KEK, so none is made up per instance (startup
+/// warns).
+fn sealer(settings: &Settings) -> anyhow::Result<Option<Sealer>> {
+    let kek = if let Some(kek) = &settings.kek {
+        secrets::kek_from_text(&kek.0).context("AUTHGATE_KEK")?
+    } else if let Some(path) = &settings.kek_file {
+        secrets::kek_from_file(path).context("AUTHGATE_KEK_FILE")?
+    } else if settings.uses_postgres() {
+        return Ok(None);
+    } else {
+        secrets::kek_from_file_or_create(&settings.data_dir.join("kek"))?
+    };
+    let sealer = Sealer::new(&kek);
+    tracing::info!(
+        kek_id = sealer.id(),
+        "private keys and secrets are sealed at rest"
+    );
+    Ok(Some(sealer))
+}
+
+/// The server secret `name` (created from `candidate` by the first instance to start), sealed
+/// at rest when there is a `sealer`; a value stored in plaintext before is sealed in place.
+/// Every server-side secret goes through here.
+pub(crate) async fn server_secret(
+    store: &dyn Store,
+    sealer: Option<&Sealer>,
+    name: &str,
+    candidate: &str,
+    now: i64,
+) -> anyhow::Result<Vec<u8>> {
+    let candidate = match sealer {
+        Some(sealer) => sealer.seal(candidate.as_bytes())?,
+        None => candidate.to_owned(),
+    };
+    let stored = store.secret(name, &candidate, now).await?;
+    match (secrets::sealed_with(&stored), sealer) {
+        (Some(_), Some(sealer)) => sealer
+            .open(&stored)
+            .with_context(|| format!("could not open the server secret {name}")),
+        (Some(id), None) => bail!(
+            "the server secret {name} is encrypted under key-encryption key {id}: set \
+             AUTHGATE_KEK_FILE or AUTHGATE_KEK to it"
+        ),
+        (None, Some(sealer)) => {
+            store
+                .reseal_secret(name, &stored, &sealer.seal(stored.as_bytes())?)
+                .await?;
+            tracing::info!(name, "sealed a plaintext server secret under the KEK");
+            Ok(stored.into_bytes())
+        }
+        (None, None) => Ok(stored.into_bytes()),
     }
 }
 

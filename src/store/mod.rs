@@ -199,6 +199,13 @@ pub trait Store: UserStore + SessionStore + GuardStore + AuditStore + DeviceStor
     async fn signing_keys(&self, alg: &str) -> StoreResult<Vec<StoredKey>>;
     /// Add a signing key (ignored if the kid exists).
     async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Replace a signing key's stored private part, only while it is still `old` (sealing a
+    /// plaintext key on first start with a KEK; two instances doing it at once both succeed
+    /// or find it done). Returns whether it replaced it.
+    async fn reseal_signing_key(&self, kid: &str, old: &str, new: &str) -> StoreResult<bool>;
+    /// Replace the value of the secret `name`, only while it is still `old` (as
+    /// [`Store::reseal_signing_key`]). Returns whether it replaced it.
+    async fn reseal_secret(&self, name: &str, old: &str, new: &str) -> StoreResult<bool>;
     /// Return the secret called `name`, creating it from `candidate` if it does not exist yet
     /// (the first instance to start wins, the others read its value).
     async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String>;

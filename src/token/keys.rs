@@ -13,6 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub use crate::domain::JwtAlg;
+use crate::secrets::{Sealer, sealed_with};
 use crate::store::{Store, StoredKey};
 
 /// The jsonwebtoken algorithm for `alg`.
@@ -51,10 +52,14 @@ impl fmt::Debug for KeyRing {
 impl KeyRing {
     /// Load the keys for `alg` from the store, generating the first one if there is none.
     /// HS256 uses `secret` instead and publishes nothing.
+    ///
+    /// With a `sealer`, private keys are sealed at rest: a new key is stored sealed, and keys
+    /// stored in plaintext (before a KEK was configured) are sealed now, in place.
     pub async fn load(
         store: &dyn Store,
         alg: JwtAlg,
         secret: Option<&[u8]>,
+        sealer: Option<&Sealer>,
         now: i64,
     ) -> anyhow::Result<Self> {
         if alg == JwtAlg::HS256 {
@@ -64,17 +69,31 @@ impl KeyRing {
         }
         let mut stored = store.signing_keys(alg.name()).await?;
         if stored.is_empty() {
-            let key = generate(alg, now)?;
+            let mut key = generate(alg, now)?;
+            if let Some(sealer) = sealer {
+                key.private_der = seal_private(sealer, &key.private_der)?;
+            }
             store.insert_signing_key(&key).await?;
             // Another instance may have won the race; whatever is newest in the store is the key.
             stored = store.signing_keys(alg.name()).await?;
         }
+        if let Some(sealer) = sealer {
+            for key in &mut stored {
+                if sealed_with(&key.private_der).is_none() {
+                    let sealed = seal_private(sealer, &key.private_der)?;
+                    // Lost only to another instance sealing it at the same moment.
+                    store
+                        .reseal_signing_key(&key.kid, &key.private_der, &sealed)
+                        .await?;
+                    tracing::info!(kid = %key.kid, "sealed a plaintext signing key under the KEK");
+                    key.private_der = sealed;
+                }
+            }
+        }
         let newest = stored
             .first()
             .context("no signing key in the store after generating one")?;
-        let der = STANDARD
-            .decode(&newest.private_der)
-            .context("corrupt signing key")?;
+        let der = private_der(&newest.private_der, sealer)?;
         let signing = SigningKey::from_der(alg, &der)?;
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
@@ -224,6 +243,26 @@ pub fn generate(alg: JwtAlg, now: i64) -> anyhow::Result<StoredKey> {
         public_jwk: serde_json::to_string(&jwk)?,
         created_at: now,
     })
+}
+
+/// Seal a stored private key (base64 DER) under the KEK.
+fn seal_private(sealer: &Sealer, base64_der: &str) -> anyhow::Result<String> {
+    let der = STANDARD.decode(base64_der).context("corrupt signing key")?;
+    sealer.seal(&der)
+}
+
+/// The DER of a stored private key: opened with the KEK if sealed, else decoded.
+fn private_der(stored: &str, sealer: Option<&Sealer>) -> anyhow::Result<Vec<u8>> {
+    match (sealed_with(stored), sealer) {
+        (None, _) => STANDARD.decode(stored).context("corrupt signing key"),
+        (Some(_), Some(sealer)) => sealer
+            .open(stored)
+            .context("could not open the signing key: is this the right AUTHGATE_KEK_FILE?"),
+        (Some(id), None) => bail!(
+            "the signing keys are encrypted under key-encryption key {id}: set AUTHGATE_KEK_FILE \
+             or AUTHGATE_KEK to it"
+        ),
+    }
 }
 
 /// Lowercase hex.

@@ -45,6 +45,7 @@ mod refresh;
 mod register;
 mod remote_verifier;
 mod response_headers;
+mod sealed_keys;
 mod session_liveness;
 mod skewed_instances;
 mod slow_connections;

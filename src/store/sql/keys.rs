@@ -63,6 +63,35 @@ macro_rules! keys_store {
                 Ok(())
             }
 
+            async fn reseal_signing_key(
+                &self,
+                kid: &str,
+                old: &str,
+                new: &str,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE signing_keys SET private_der = $3 WHERE kid = $1 AND private_der = $2",
+                )
+                .bind(kid)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn reseal_secret(&self, name: &str, old: &str, new: &str) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE server_secrets SET value = $3 WHERE name = $1 AND value = $2",
+                )
+                .bind(name)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String> {
                 sqlx::query(
                     "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) \

@@ -253,8 +253,13 @@ pub struct Peer {
 impl TestApp {
     /// Start one more instance on this test's database; it serves until the test ends.
     pub async fn peer(&self) -> Peer {
+        self.peer_with(self.settings.clone()).await
+    }
+
+    /// As [`TestApp::peer`], with other settings (on the same database).
+    pub async fn peer_with(&self, settings: Settings) -> Peer {
         let clock = Clock::default();
-        let app = Application::build_with_clock(self.settings.clone(), clock.clone())
+        let app = Application::build_with_clock(settings, clock.clone())
             .await
             .expect("build peer");
         let address = format!("http://127.0.0.1:{}", app.port());
