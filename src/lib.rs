@@ -54,8 +54,8 @@ pub use http::{
     UserRole, apply_server_layers, docs, openapi, require_role, router,
 };
 pub use service::{
-    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, Result, TokenPair, User, UserChanges,
-    install_tls_provider,
+    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, KeyInfo, KeyStatus, PUBLISH_SECS,
+    Result, TokenPair, User, UserChanges, install_tls_provider,
 };
 pub use startup::Application;
 pub use telemetry::init as init_tracing;

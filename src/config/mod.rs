@@ -154,6 +154,10 @@ pub struct Settings {
     /// instance needs the same one (without it, keys are stored unencrypted, with a warning).
     #[arg(long, env = "AUTHGATE_KEK_FILE", conflicts_with = "kek")]
     pub kek_file: Option<PathBuf>,
+    /// Rotate the signing key when it is this old (e.g. 30d), coordinated so that one
+    /// instance does it; `off` (the default) rotates only on `authgate keys rotate`.
+    #[arg(long, env = "AUTHGATE_KEY_ROTATION", value_parser = parse_rotation)]
+    pub key_rotation: Option<i64>,
     /// How long audit-log events are kept.
     #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub audit_retention: i64,
@@ -176,6 +180,21 @@ fn parse_grace(s: &str) -> Result<i64, String> {
     match s.trim() {
         "0" | "0s" => Ok(0),
         other => parse_duration(other),
+    }
+}
+
+/// A rotation period: a duration of at least a day (a shorter one would retire keys while
+/// their tokens live), or `off` (0).
+fn parse_rotation(s: &str) -> Result<i64, String> {
+    match s.trim() {
+        "off" | "0" => Ok(0),
+        other => parse_duration(other).and_then(|d| {
+            if d < 86_400 {
+                Err("must be at least 1d (or off)".to_owned())
+            } else {
+                Ok(d)
+            }
+        }),
     }
 }
 

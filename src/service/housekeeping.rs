@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::error::{Error, Result};
 use super::state::AuthState;
+use crate::store::Change;
 
 /// How often a server polls for revocations written by the CLI or other instances when the
 /// database announces them (PostgreSQL `LISTEN/NOTIFY`): the fallback, should an announcement
@@ -49,6 +50,7 @@ impl AuthState {
             loop {
                 tick.tick().await;
                 state.sync_revocations().await;
+                state.sync_keys().await;
                 state.audit_held_back().await;
                 if last_purge.elapsed() >= Duration::from_secs(PURGE_SECS) {
                     last_purge = tokio::time::Instant::now();
@@ -59,11 +61,16 @@ impl AuthState {
         if let Some(mut changes) = changes {
             let state = self.clone();
             tasks.push(tokio::spawn(async move {
-                while let Some(_first) = changes.recv().await {
+                while let Some(first) = changes.recv().await {
                     // Announcements that queued up meanwhile are served by the same sync.
-                    // (`Change::Keys` has no reader yet: nothing rotates keys while serving.)
-                    while changes.try_recv().is_ok() {}
+                    let mut keys = first != Change::Revocations;
+                    while let Ok(next) = changes.try_recv() {
+                        keys |= next != Change::Revocations;
+                    }
                     state.sync_revocations().await;
+                    if keys {
+                        state.sync_keys().await;
+                    }
                 }
             }));
         }

@@ -14,6 +14,7 @@ mod authenticate;
 mod devices;
 mod error;
 mod housekeeping;
+mod keys;
 mod remote;
 mod sessions;
 mod state;
@@ -24,6 +25,7 @@ pub use audit::EventKind;
 pub use authenticate::CurrentUser;
 pub use error::{Error, ErrorCode, FieldErrors, Result};
 pub use housekeeping::Housekeeping;
+pub use keys::{KeyInfo, KeyStatus, PUBLISH_SECS};
 pub use remote::install_tls_provider;
 pub use state::{AuthConfig, AuthState};
 // What `AuthState::authenticate` answers with, for the HTTP layer.

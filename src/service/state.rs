@@ -78,8 +78,9 @@ pub(crate) struct Issuer {
     pub rotation_key: Vec<u8>,
     /// Seals private keys and secrets at rest; `None` when no KEK is configured (PostgreSQL
     /// without `AUTHGATE_KEK_FILE`/`AUTHGATE_KEK`, warned about at start).
-    #[allow(dead_code)] // until something seals while serving (key rotation, TOTP)
     pub sealer: Option<Arc<Sealer>>,
+    /// `AUTHGATE_KEY_ROTATION` in seconds: add a new signing key when the newest is this old.
+    pub key_rotation: Option<i64>,
     /// session → last time its activity was written.
     pub activity: Mutex<HashMap<Uuid, i64>>,
     /// Per-IP refresh buckets (in memory; see `super::abuse`).
@@ -98,7 +99,7 @@ impl AuthState {
         hs256_secret: Option<&[u8]>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        Self::build_sealed(cfg, store, hs256_secret, None, clock).await
+        Self::build_sealed(cfg, store, hs256_secret, None, None, clock).await
     }
 
     /// As [`AuthState::build`], sealing private keys and server secrets at rest under the
@@ -108,6 +109,7 @@ impl AuthState {
         store: Arc<dyn Store>,
         hs256_secret: Option<&[u8]>,
         sealer: Option<Sealer>,
+        key_rotation: Option<i64>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let now = clock.now();
@@ -146,6 +148,7 @@ impl AuthState {
             cfg,
             rotation_key,
             sealer,
+            key_rotation,
             activity: Mutex::new(HashMap::new()),
             refresh_buckets: MemoryBuckets::default(),
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
@@ -200,7 +203,16 @@ impl AuthState {
         let store = open_store(settings).await?;
         let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
         let sealer = sealer(settings)?;
-        Self::build_sealed(auth_config(settings), store, secret, sealer, clock).await
+        let rotation = settings.key_rotation.filter(|&s| s > 0);
+        Self::build_sealed(
+            auth_config(settings),
+            store,
+            secret,
+            sealer,
+            rotation,
+            clock,
+        )
+        .await
     }
 
     /// Open the configured database and apply its migrations (`authgate migrate`).

@@ -35,6 +35,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "email verified",
         include_str!("../../migrations/sqlite/0005_email_verified.sql"),
     ),
+    (
+        6,
+        "key rotation",
+        include_str!("../../migrations/sqlite/0006_key_rotation.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -61,6 +66,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "email verified",
         include_str!("../../migrations/postgres/0005_email_verified.sql"),
+    ),
+    (
+        6,
+        "key rotation",
+        include_str!("../../migrations/postgres/0006_key_rotation.sql"),
     ),
 ];
 

@@ -195,10 +195,21 @@ pub trait Store: UserStore + SessionStore + GuardStore + AuditStore + DeviceStor
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
-    /// Signing keys for one algorithm, newest first.
+    /// Signing keys for one algorithm, retired ones included, newest first.
     async fn signing_keys(&self, alg: &str) -> StoreResult<Vec<StoredKey>>;
     /// Add a signing key (ignored if the kid exists).
     async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Add `key` unless a key of its algorithm that is not retired was created at or after
+    /// `unless_created_since`: atomic, so of several instances rotating on a schedule exactly
+    /// one adds a key per period. Returns whether it added it. Other instances are told
+    /// (PostgreSQL `NOTIFY`), as by [`Store::retire_signing_key`].
+    async fn add_signing_key_unless(
+        &self,
+        key: &StoredKey,
+        unless_created_since: i64,
+    ) -> StoreResult<bool>;
+    /// Retire the key `kid` at `now` (it stops verifying). Returns whether it was live.
+    async fn retire_signing_key(&self, kid: &str, now: i64) -> StoreResult<bool>;
     /// Replace a signing key's stored private part, only while it is still `old` (sealing a
     /// plaintext key on first start with a KEK; two instances doing it at once both succeed
     /// or find it done). Returns whether it replaced it.

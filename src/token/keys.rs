@@ -26,6 +26,10 @@ pub(crate) fn algorithm(alg: JwtAlg) -> Algorithm {
     }
 }
 
+/// The `Cache-Control: max-age` the JWKS is served with (`GET /.well-known/jwks.json`): a
+/// rotated-in key is published at least this long before it signs.
+pub const JWKS_MAX_AGE: i64 = 300;
+
 /// PKCS#8 v1 prefix for a raw Ed25519 seed (jsonwebtoken wants exactly this 48-byte form).
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
@@ -90,14 +94,30 @@ impl KeyRing {
                 }
             }
         }
-        let newest = stored
-            .first()
-            .context("no signing key in the store after generating one")?;
-        let der = private_der(&newest.private_der, sealer)?;
+        Self::from_stored(alg, &stored, sealer, now)
+    }
+
+    /// The ring `stored` (one algorithm's keys, newest first, as the store lists them) makes at
+    /// `now`: every key not retired is published and verifies; the newest whose `activates_at`
+    /// has come signs (a rotated-in key is published before it signs, so verifiers that cache
+    /// the JWKS know it first).
+    pub fn from_stored(
+        alg: JwtAlg,
+        stored: &[StoredKey],
+        sealer: Option<&Sealer>,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        let live: Vec<&StoredKey> = stored.iter().filter(|k| k.retired_at.is_none()).collect();
+        let signer = live
+            .iter()
+            .find(|k| k.activates_at <= now)
+            .or_else(|| live.last())
+            .context("every signing key is retired: run `authgate keys rotate`")?;
+        let der = private_der(&signer.private_der, sealer)?;
         let signing = SigningKey::from_der(alg, &der)?;
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
-        for key in &stored {
+        for key in &live {
             let jwk: Jwk =
                 serde_json::from_str(&key.public_jwk).context("corrupt public JWK in the store")?;
             verifying.insert(key.kid.clone(), DecodingKey::from_jwk(&jwk)?);
@@ -105,10 +125,23 @@ impl KeyRing {
         }
         Ok(Self {
             alg,
-            signing: Some((newest.kid.clone(), signing)),
+            signing: Some((signer.kid.clone(), signing)),
             verifying,
             jwks,
         })
+    }
+
+    /// Whether the ring `stored` makes at `now` differs from this one (a key added, retired,
+    /// or come to sign), so that it must be rebuilt.
+    pub fn is_outdated(&self, stored: &[StoredKey], now: i64) -> bool {
+        let live: Vec<&StoredKey> = stored.iter().filter(|k| k.retired_at.is_none()).collect();
+        let signer = live
+            .iter()
+            .find(|k| k.activates_at <= now)
+            .or_else(|| live.last());
+        signer.map(|k| k.kid.as_str()) != self.signing_kid()
+            || live.len() != self.verifying.len()
+            || live.iter().any(|k| !self.verifying.contains_key(&k.kid))
     }
 
     /// A ring for a shared HMAC secret. The kid is derived from the secret, which it cannot reveal.
@@ -242,11 +275,13 @@ pub fn generate(alg: JwtAlg, now: i64) -> anyhow::Result<StoredKey> {
         private_der: STANDARD.encode(&der),
         public_jwk: serde_json::to_string(&jwk)?,
         created_at: now,
+        activates_at: now,
+        retired_at: None,
     })
 }
 
 /// Seal a stored private key (base64 DER) under the KEK.
-fn seal_private(sealer: &Sealer, base64_der: &str) -> anyhow::Result<String> {
+pub(crate) fn seal_private(sealer: &Sealer, base64_der: &str) -> anyhow::Result<String> {
     let der = STANDARD.decode(base64_der).context("corrupt signing key")?;
     sealer.seal(&der)
 }

@@ -31,6 +31,7 @@ mod health;
 mod host_apps;
 mod hostile_tokens;
 mod instances;
+mod key_rotation;
 mod last_admin;
 mod legacy_hashes;
 mod library;

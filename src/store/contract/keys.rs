@@ -24,6 +24,8 @@ fn key(kid: &str, alg: &str, created_at: i64) -> StoredKey {
         private_der: format!("der-{kid}"),
         public_jwk: format!("{{\"kid\":\"{kid}\"}}"),
         created_at,
+        activates_at: created_at,
+        retired_at: None,
     }
 }
 
