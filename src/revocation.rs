@@ -85,7 +85,7 @@ impl Revocations {
         self.syncing.store(true, Ordering::Relaxed);
         let rows = self.store.load_revocations(now, after).await?;
         let n = rows.len();
-        self.merge(rows);
+        self.merge_at(rows, Some(now));
         self.synced_at.store(monotonic_ms(), Ordering::Relaxed);
         Ok(n)
     }
@@ -98,7 +98,19 @@ impl Revocations {
     }
 
     fn merge(&self, rows: Vec<RevocationRecord>) {
+        self.merge_at(rows, None);
+    }
+
+    /// Merge `rows`; with `now` (a sync, not the load at start), record how long each took to
+    /// arrive here since it was written (by the writer's clock: skew shows up in it).
+    fn merge_at(&self, rows: Vec<RevocationRecord>, now: Option<i64>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(now) = now {
+            for row in &rows {
+                metrics::histogram!("authgate_revocation_propagation_seconds")
+                    .record((now - row.created_at).max(0) as f64);
+            }
+        }
         for row in rows {
             self.last_seq.fetch_max(row.seq, Ordering::Relaxed);
             let Ok(subject) = Uuid::parse_str(&row.subject) else {
@@ -116,6 +128,8 @@ impl Revocations {
                 _ => {}
             }
         }
+        metrics::gauge!("authgate_revocation_entries")
+            .set((entries.sessions.len() + entries.users.len()) as f64);
     }
 
     /// Is this session revoked?
@@ -176,6 +190,8 @@ impl Revocations {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         entries.sessions.retain(|_, exp| *exp > now);
         entries.users.retain(|_, (_, exp)| *exp > now);
-        entries.sessions.len() + entries.users.len()
+        let size = entries.sessions.len() + entries.users.len();
+        metrics::gauge!("authgate_revocation_entries").set(size as f64);
+        size
     }
 }

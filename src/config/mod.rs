@@ -158,6 +158,10 @@ pub struct Settings {
     /// instance does it; `off` (the default) rotates only on `authgate keys rotate`.
     #[arg(long, env = "AUTHGATE_KEY_ROTATION", value_parser = parse_rotation)]
     pub key_rotation: Option<i64>,
+    /// Serve Prometheus metrics at `/metrics` on this separate address (e.g. 127.0.0.1:9090);
+    /// off when unset. Keep it off the public network: it has no authentication.
+    #[arg(long, env = "AUTHGATE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// How long audit-log events are kept.
     #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub audit_retention: i64,

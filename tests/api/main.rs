@@ -37,6 +37,7 @@ mod legacy_hashes;
 mod library;
 mod login;
 mod logout;
+mod metrics;
 mod migrations;
 mod password;
 mod password_policy;

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub db: TestDb,
     pub settings: Settings,
+    /// `http://127.0.0.1:<port>` of `/metrics`, when started with `--metrics-bind`.
+    pub metrics_address: Option<String>,
     state: AuthState,
 }
 
@@ -75,9 +77,13 @@ pub async fn start(db: TestDb, settings: Settings) -> TestApp {
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        metrics_address,
         address,
         client: client(),
         state,
