@@ -27,6 +27,7 @@ mod docs;
 mod errors;
 mod faults;
 mod faults_database;
+mod faults_instances;
 mod health;
 mod host_apps;
 mod hostile_tokens;

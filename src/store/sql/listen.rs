@@ -22,7 +22,7 @@ pub(super) const REVOCATIONS: &str = "authgate_revocations";
 pub(super) const KEYS: &str = "authgate_keys";
 
 /// Longest wait between two attempts to re-establish a lost listener connection.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Listen on `pool`'s database until `tx`'s receiver is dropped, reconnecting as needed.
 pub(super) async fn run(pool: sqlx::PgPool, tx: mpsc::Sender<Change>) {
