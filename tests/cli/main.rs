@@ -2,6 +2,7 @@
 //! shutdown (`server`). Shared here: running the binary, serving, stopping.
 
 mod crash;
+mod instances;
 mod keys;
 mod server;
 mod users;
