@@ -92,7 +92,8 @@ pub(crate) struct Issuer {
 impl AuthState {
     /// Build a full server state over a migrated store: loads (or creates) the signing keys,
     /// runs a sign-and-verify self-test, and loads the persisted revocation list.
-    /// Private keys and secrets are stored in plaintext: see [`AuthState::build_sealed`].
+    /// Private keys and secrets are stored in plaintext (a server built from `Settings` seals
+    /// them under its key-encryption key).
     pub async fn build(
         cfg: AuthConfig,
         store: Arc<dyn Store>,
