@@ -43,6 +43,9 @@ pub enum Command {
     /// Manage the credentials services present to read the revocation feed.
     #[command(subcommand)]
     Verifier(VerifierCommand),
+    /// Manage signing keys: list, rotate (no forced logout), retire.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// Verifier credentials (for `GET /revocations` and `/revocations/stream`).
@@ -60,6 +63,30 @@ pub enum VerifierCommand {
     /// Revoke a credential: its requests are refused, its open streams end.
     Revoke {
         name: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// Signing-key management.
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys and where each is in its life.
+    List {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Add a new signing key: published at once, signing on every instance once verifiers
+    /// have had time to fetch it; the old key retires by itself when its tokens have expired.
+    Rotate {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Retire a replaced key now that its tokens have expired (--force: even before).
+    Retire {
+        kid: String,
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         settings: Settings,
     },
@@ -143,6 +170,11 @@ fn settings_of(command: &Command) -> &Settings {
             | VerifierCommand::List(settings)
             | VerifierCommand::Revoke { settings, .. },
         ) => settings,
+        Command::Keys(
+            KeysCommand::List { settings }
+            | KeysCommand::Rotate { settings }
+            | KeysCommand::Retire { settings, .. },
+        ) => settings,
     }
 }
 
@@ -160,6 +192,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => transfer::import(cmd).await,
         Command::Export(cmd) => transfer::export(cmd).await,
         Command::Verifier(cmd) => verifier(cmd).await,
+        Command::Keys(cmd) => keys(cmd).await,
     }
 }
 
@@ -194,6 +227,61 @@ async fn verifier(cmd: VerifierCommand) -> anyhow::Result<()> {
                 other => describe(other),
             })?;
             println!("verifier {name} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// A unix time as RFC 3339 (UTC), for humans.
+fn when(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::List { settings } => {
+            let state = AuthState::from_settings(&settings).await?;
+            for k in state.list_keys().await.map_err(describe)? {
+                let mut line = format!(
+                    "{}  {}  {:<9}  published {}  signs from {}",
+                    k.kid,
+                    k.alg,
+                    k.status.as_str(),
+                    when(k.created_at),
+                    when(k.activates_at)
+                );
+                if let Some(t) = k.retire_after {
+                    line.push_str(&format!("  retires after {}", when(t)));
+                }
+                if let Some(t) = k.retired_at {
+                    line.push_str(&format!("  retired {}", when(t)));
+                }
+                println!("{line}");
+            }
+        }
+        KeysCommand::Rotate { settings } => {
+            let state = AuthState::from_settings(&settings).await?;
+            let k = state.rotate_keys().await.map_err(describe)?;
+            println!(
+                "new key {} published; it signs from {} on every instance",
+                k.kid,
+                when(k.activates_at)
+            );
+        }
+        KeysCommand::Retire {
+            kid,
+            force,
+            settings,
+        } => {
+            let state = AuthState::from_settings(&settings).await?;
+            state.retire_key(&kid, force).await.map_err(describe)?;
+            println!("key {kid} retired");
         }
     }
     Ok(())

@@ -38,6 +38,7 @@ mod hashing;
 mod http;
 mod mail;
 mod revocation;
+mod secrets;
 mod serve;
 mod service;
 mod startup;
@@ -54,9 +55,9 @@ pub use http::{
     ServerLayers, UserRole, apply_server_layers, docs, openapi, require_mfa, require_role, router,
 };
 pub use service::{
-    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, MfaAnswer, MfaChallenge, MfaConfirmed,
-    MfaStatus, Result, RevocationEvent, RevocationFeed, TokenPair, TotpEnrolment, User,
-    UserChanges, VerifierInfo, install_tls_provider,
+    AuthConfig, AuthState, Error, ErrorCode, Housekeeping, KeyInfo, KeyStatus, MfaAnswer,
+    MfaChallenge, MfaConfirmed, MfaStatus, PUBLISH_SECS, Result, RevocationEvent, RevocationFeed,
+    TokenPair, TotpEnrolment, User, UserChanges, VerifierInfo, install_tls_provider,
 };
 pub use startup::Application;
 pub use telemetry::init as init_tracing;

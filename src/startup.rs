@@ -22,6 +22,8 @@ pub struct Application {
     state: AuthState,
     port: u16,
     limits: ConnectionLimits,
+    /// The `/metrics` listener (`AUTHGATE_METRICS_BIND`) and its port.
+    metrics: Option<(TcpListener, u16)>,
 }
 
 impl Application {
@@ -80,6 +82,20 @@ impl Application {
             &layers,
         );
         let port = bound.port();
+        let metrics = match settings.metrics_bind {
+            Some(addr) => {
+                anyhow::ensure!(
+                    crate::telemetry::metrics_handle().is_some(),
+                    "AUTHGATE_METRICS_BIND is set, but another metrics recorder is installed"
+                );
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("could not listen for metrics on {addr}"))?;
+                let port = listener.local_addr()?.port();
+                Some((listener, port))
+            }
+            None => None,
+        };
         let header_timeout = Duration::from_secs(settings.header_timeout.unsigned_abs());
         let limits = ConnectionLimits::new(header_timeout, settings.max_connections);
         Ok(Self {
@@ -88,7 +104,13 @@ impl Application {
             state,
             port,
             limits,
+            metrics,
         })
+    }
+
+    /// The port `/metrics` is served on, if `AUTHGATE_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// The port actually bound.
@@ -104,14 +126,34 @@ impl Application {
     /// Serve until SIGTERM or Ctrl-C, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _housekeeping = self.state.start_housekeeping();
+        let metrics = self.metrics.map(|(listener, _)| {
+            let routes = Router::new().route("/metrics", axum::routing::get(render_metrics));
+            tokio::spawn(async move { axum::serve(listener, routes).await })
+        });
         let state = self.state.clone();
         let shutdown = async move {
             shutdown_signal().await;
             // Revocation streams never finish by themselves; the graceful shutdown waits for them.
             state.end_revocation_streams();
         };
-        serve(self.listener, self.app, self.limits, shutdown).await
+        let served = serve(self.listener, self.app, self.limits, shutdown).await;
+        if let Some(task) = metrics {
+            task.abort();
+        }
+        served
     }
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn render_metrics() -> impl axum::response::IntoResponse {
+    let body = crate::telemetry::metrics_handle().map_or_else(String::new, |h| h.render());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 async fn shutdown_signal() {

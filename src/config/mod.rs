@@ -156,6 +156,23 @@ pub struct Settings {
     /// Live sessions (devices) a user may have; a new login ends the oldest beyond this.
     #[arg(long, env = "AUTHGATE_MAX_SESSIONS_PER_USER", default_value_t = 100)]
     pub max_sessions_per_user: i64,
+    /// Key-encryption key sealing private keys and server secrets at rest: 32 random bytes as
+    /// 64 hex digits or base64 (e.g. `openssl rand -hex 32`). Prefer AUTHGATE_KEK_FILE.
+    #[arg(long, env = "AUTHGATE_KEK", hide_env_values = true)]
+    pub kek: Option<Secret>,
+    /// File holding the key-encryption key (its text form, or 32 raw bytes). Default with
+    /// SQLite: `<data-dir>/kek`, generated (mode 0600) on first start; with PostgreSQL, every
+    /// instance needs the same one (without it, keys are stored unencrypted, with a warning).
+    #[arg(long, env = "AUTHGATE_KEK_FILE", conflicts_with = "kek")]
+    pub kek_file: Option<PathBuf>,
+    /// Rotate the signing key when it is this old (e.g. 30d), coordinated so that one
+    /// instance does it; `off` (the default) rotates only on `authgate keys rotate`.
+    #[arg(long, env = "AUTHGATE_KEY_ROTATION", value_parser = parse_rotation)]
+    pub key_rotation: Option<i64>,
+    /// Serve Prometheus metrics at `/metrics` on this separate address (e.g. 127.0.0.1:9090);
+    /// off when unset. Keep it off the public network: it has no authentication.
+    #[arg(long, env = "AUTHGATE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// How long audit-log events are kept.
     #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub audit_retention: i64,
@@ -237,6 +254,21 @@ fn parse_grace(s: &str) -> Result<i64, String> {
     }
 }
 
+/// A rotation period: a duration of at least a day (a shorter one would retire keys while
+/// their tokens live), or `off` (0).
+fn parse_rotation(s: &str) -> Result<i64, String> {
+    match s.trim() {
+        "off" | "0" => Ok(0),
+        other => parse_duration(other).and_then(|d| {
+            if d < 86_400 {
+                Err("must be at least 1d (or off)".to_owned())
+            } else {
+                Ok(d)
+            }
+        }),
+    }
+}
+
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -286,12 +318,32 @@ impl Settings {
                 "AUTHGATE_RECOVERY_RATE_LIMIT=off: one client may request reset mails without limit",
             );
         }
+        if self.uses_postgres() && self.kek.is_none() && self.kek_file.is_none() {
+            warnings.push(
+                "no AUTHGATE_KEK_FILE or AUTHGATE_KEK: private signing keys and server secrets \
+                 are stored unencrypted in PostgreSQL, so a copy of the database can mint tokens",
+            );
+        }
+        if self.uses_postgres() && self.issuer.is_none() {
+            warnings.push(
+                "no AUTHGATE_ISSUER with PostgreSQL: the issuer defaults to this instance's bind \
+                 address, so other instances sharing the database refuse its tokens; set the \
+                 same AUTHGATE_ISSUER on every instance",
+            );
+        }
         if self.lockout_threshold == 0 {
             warnings.push(
                 "AUTHGATE_LOCKOUT_THRESHOLD=0: accounts are never locked after failed logins",
             );
         }
         warnings
+    }
+
+    /// Whether the database is PostgreSQL (else SQLite).
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
     }
 
     /// The issuer, defaulting to the bind address.

@@ -136,18 +136,30 @@ impl Hasher {
         &self,
         job: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let queued = std::time::Instant::now();
         let _permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 // SECURITY: a bounded queue: beyond it, shed load instead of piling up tasks.
-                let _waiting = QueueSlot::take(&self.waiting, self.queue).ok_or(HashError::Busy)?;
-                self.permits
+                let Some(waiting) = QueueSlot::take(&self.waiting, self.queue) else {
+                    metrics::counter!("authgate_hash_rejected_total").increment(1);
+                    return Err(HashError::Busy);
+                };
+                metrics::gauge!("authgate_hash_queue_depth")
+                    .set(self.waiting.load(Ordering::Relaxed) as f64);
+                let permit = self
+                    .permits
                     .clone()
                     .acquire_owned()
                     .await
-                    .context("hasher closed")?
+                    .context("hasher closed")?;
+                drop(waiting);
+                metrics::gauge!("authgate_hash_queue_depth")
+                    .set(self.waiting.load(Ordering::Relaxed) as f64);
+                permit
             }
         };
+        metrics::histogram!("authgate_hash_wait_seconds").record(queued.elapsed().as_secs_f64());
         let span = tracing::Span::current();
         let pool = self.memory.clone();
         let (reply, answer) = tokio::sync::oneshot::channel();

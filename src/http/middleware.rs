@@ -105,9 +105,41 @@ pub fn apply_server_layers(router: Router, layers: &ServerLayers) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             security_headers(req, next, hsts.clone())
         }))
+        .layer(middleware::from_fn(record_request))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Count every request and time it, labelled by route template, method and status: bounded
+/// labels (never the raw path, which carries ids, nor a query string).
+async fn record_request(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let start = std::time::Instant::now();
+    let response = next.run(req).await;
+    let labels = [
+        ("route", route),
+        ("method", method.to_owned()),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("authgate_http_requests_total", &labels).increment(1);
+    metrics::histogram!("authgate_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    response
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

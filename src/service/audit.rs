@@ -210,6 +210,9 @@ impl AuthState {
             client,
             detail,
         } = event;
+        // Counted before repeats are held back from the log: logins by outcome
+        // (login_succeeded, login_failed, login_blocked), lockouts, refresh reuse, …
+        metrics::counter!("authgate_security_events_total", "kind" => kind.as_str()).increment(1);
         if let (Some(addr), Ok(issuer)) = (client.addr, self.issuer()) {
             let repeat = kind.is_refusal().then(|| {
                 let now_ms = self.clock().now_ms();

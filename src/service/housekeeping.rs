@@ -5,47 +5,79 @@ use std::time::Duration;
 
 use super::error::{Error, Result};
 use super::state::AuthState;
+use crate::store::Change;
 
-/// How often a server picks up revocations written by the CLI or other instances.
-const REVOCATION_SYNC_SECS: u64 = 3;
+/// How often a server polls for revocations written by the CLI or other instances when the
+/// database announces them (PostgreSQL `LISTEN/NOTIFY`): the fallback, should an announcement
+/// be lost with its connection.
+const REVOCATION_SYNC_MS: u64 = 3_000;
+/// How often it polls when the database announces nothing (SQLite): a CLI change reaches a
+/// running server within this, well inside a second. The poll is one indexed query.
+const REVOCATION_POLL_MS: u64 = 250;
 /// How often expired rows and buckets are purged.
 const PURGE_SECS: u64 = 600;
 
 /// Housekeeping running in the background for one [`AuthState`]; it stops when dropped.
 #[must_use = "housekeeping stops when this handle is dropped"]
-pub struct Housekeeping {
-    timer: tokio::task::JoinHandle<()>,
-    mail_sender: tokio::task::JoinHandle<()>,
-}
+pub struct Housekeeping(Vec<tokio::task::JoinHandle<()>>);
 
 impl Drop for Housekeeping {
     fn drop(&mut self) {
-        self.timer.abort();
-        self.mail_sender.abort();
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
 impl AuthState {
-    /// Start the timer that keeps this state in step with the database: revocations made by
-    /// the CLI or another instance every 3 s, purges every 10 minutes; and the mail sender,
-    /// which delivers what the outbox holds (`super::outbox`). `Application` starts it;
-    /// a host app that mounts `router()` itself calls this once and keeps the handle for as
-    /// long as it serves. Without it, a logout made elsewhere never reaches this process.
+    /// Start keeping this state in step with the database: on PostgreSQL, every revocation,
+    /// user change and key-ring change another process commits is announced (`LISTEN/NOTIFY`)
+    /// and picked up within milliseconds, with a poll every 3 s as the fallback; on SQLite, a
+    /// poll every 250 ms. Purges run every 10 minutes. It also starts the mail sender, which
+    /// delivers what the outbox holds (`super::outbox`). `Application` starts it; a host app
+    /// that mounts `router()` itself calls this once and keeps the handle for as long as it
+    /// serves. Without it, a logout made elsewhere never reaches this process.
     pub fn start_housekeeping(&self) -> Housekeeping {
+        let changes = self.issuer().ok().and_then(|i| i.store.subscribe());
+        let poll_ms = if changes.is_some() {
+            REVOCATION_SYNC_MS
+        } else {
+            REVOCATION_POLL_MS
+        };
         let state = self.clone();
         let mail_sender = self.spawn_mail_sender();
-        let timer = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(REVOCATION_SYNC_SECS));
-            for ticks in 1u64.. {
+        let mut tasks = vec![tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(poll_ms));
+            let mut last_purge = tokio::time::Instant::now();
+            loop {
                 tick.tick().await;
                 state.sync_revocations().await;
+                state.sync_keys().await;
                 state.audit_held_back().await;
-                if ticks % (PURGE_SECS / REVOCATION_SYNC_SECS) == 0 {
+                if last_purge.elapsed() >= Duration::from_secs(PURGE_SECS) {
+                    last_purge = tokio::time::Instant::now();
                     state.purge_expired().await;
                 }
             }
-        });
-        Housekeeping { timer, mail_sender }
+        })];
+        if let Some(mut changes) = changes {
+            let state = self.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(first) = changes.recv().await {
+                    // Announcements that queued up meanwhile are served by the same sync.
+                    let mut keys = first != Change::Revocations;
+                    while let Ok(next) = changes.try_recv() {
+                        keys |= next != Change::Revocations;
+                    }
+                    state.sync_revocations().await;
+                    if keys {
+                        state.sync_keys().await;
+                    }
+                }
+            }));
+        }
+        tasks.push(mail_sender);
+        Housekeeping(tasks)
     }
 
     /// Readiness: `Unavailable` unless the database answers.

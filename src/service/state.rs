@@ -23,8 +23,9 @@ use crate::domain::{ForwardedHeader, JwtAlg};
 use crate::hashing::Hasher;
 use crate::mail::{Links, MailConfig, Mailer};
 use crate::revocation::Revocations;
+use crate::secrets::{self, Sealer};
 use crate::store::Store;
-use crate::token::sealed::Sealer;
+use crate::token::sealed::Sealer as TotpSealer;
 use crate::token::{KeyRing, Verifier, refresh};
 
 /// Repeated refusals from one address are one audit row per this many milliseconds.
@@ -81,6 +82,11 @@ pub(crate) struct Issuer {
     pub revocations: Revocations,
     pub cfg: AuthConfig,
     pub rotation_key: Vec<u8>,
+    /// Seals private keys and secrets at rest; `None` when no KEK is configured (PostgreSQL
+    /// without `AUTHGATE_KEK_FILE`/`AUTHGATE_KEK`, warned about at start).
+    pub sealer: Option<Arc<Sealer>>,
+    /// `AUTHGATE_KEY_ROTATION` in seconds: add a new signing key when the newest is this old.
+    pub key_rotation: Option<i64>,
     /// session → last time its activity was written.
     pub activity: Mutex<HashMap<Uuid, i64>>,
     /// Per-IP refresh buckets (in memory; see `super::abuse`).
@@ -98,7 +104,7 @@ pub(crate) struct Issuer {
 /// The second factor's settings and the key its secrets are sealed under.
 pub(crate) struct Mfa {
     /// Seals TOTP secrets at rest (its key is a server secret like the rotation key).
-    pub sealer: Sealer,
+    pub sealer: TotpSealer,
     /// The issuer authenticator apps show (AUTHGATE_ISSUER_NAME).
     pub issuer_name: String,
     /// Roles whose members must use a second factor (AUTHGATE_REQUIRE_MFA_ROLES).
@@ -202,6 +208,8 @@ impl Recovery {
 impl AuthState {
     /// Build a full server state over a migrated store: loads (or creates) the signing keys,
     /// runs a sign-and-verify self-test, and loads the persisted revocation list.
+    /// Private keys and secrets are stored in plaintext (a server built from `Settings` seals
+    /// them under its key-encryption key).
     pub async fn build(
         cfg: AuthConfig,
         store: Arc<dyn Store>,
@@ -213,37 +221,47 @@ impl AuthState {
             issuer_name: "authgate".to_owned(),
             require_roles: Vec::new(),
         };
-        Self::build_with_recovery(cfg, (recovery, mfa), store, hs256_secret, clock).await
+        let parts = (recovery, mfa);
+        Self::build_sealed(cfg, parts, store, hs256_secret, None, None, clock).await
     }
 
-    async fn build_with_recovery(
+    /// As [`AuthState::build`], with recovery and two-factor settings, sealing private keys and
+    /// server secrets at rest under the key-encryption key of `sealer` (and sealing any still
+    /// stored in plaintext).
+    pub(crate) async fn build_sealed(
         cfg: AuthConfig,
         (recovery, mfa): (Recovery, MfaSettings),
         store: Arc<dyn Store>,
         hs256_secret: Option<&[u8]>,
+        sealer: Option<Sealer>,
+        key_rotation: Option<i64>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let now = clock.now();
-        let keys = KeyRing::load(store.as_ref(), cfg.alg, hs256_secret, now).await?;
+        let sealer = sealer.map(Arc::new);
+        let keys = KeyRing::load(
+            store.as_ref(),
+            cfg.alg,
+            hs256_secret,
+            sealer.as_deref(),
+            now,
+        )
+        .await?;
         let verifier = Verifier::new(Arc::new(keys), &cfg.issuer, &cfg.audience, cfg.leeway);
         self_test(&verifier, now)?;
         let ttl = cfg.access_ttl + cfg.leeway;
         let revocations = Revocations::load(store.clone(), ttl, now).await?;
-        let rotation_key = store
-            .secret("refresh-rotation-key", &refresh::generate(), now)
-            .await?
-            .into_bytes();
-        // Created and shared exactly like the rotation key: the first instance's value wins.
-        let token_key = store
-            .secret("one-time-token-key", &refresh::generate(), now)
-            .await?
-            .into_bytes();
-        // Like the rotation key: a server secret in the store, the first instance's value wins.
-        let sealing_key = store
-            .secret("mfa-sealing-key-1", &refresh::generate(), now)
-            .await?;
+        // Server secrets: the first instance's value wins; sealed under the KEK when there is one.
+        let sealer_ref = sealer.as_deref();
+        let (store_ref, fresh) = (store.as_ref(), refresh::generate);
+        let rotation_key =
+            server_secret(store_ref, sealer_ref, "refresh-rotation-key", &fresh(), now).await?;
+        let token_key =
+            server_secret(store_ref, sealer_ref, "one-time-token-key", &fresh(), now).await?;
+        let sealing_key =
+            server_secret(store_ref, sealer_ref, "mfa-sealing-key-1", &fresh(), now).await?;
         let mfa = Mfa {
-            sealer: Sealer::new((SEALING_KEY_ID, sealing_key.as_bytes()), &[]),
+            sealer: TotpSealer::new((SEALING_KEY_ID, sealing_key.as_slice()), &[]),
             issuer_name: mfa.issuer_name,
             require_roles: mfa.require_roles,
         };
@@ -260,6 +278,8 @@ impl AuthState {
             revocations,
             cfg,
             rotation_key,
+            sealer,
+            key_rotation,
             activity: Mutex::new(HashMap::new()),
             refresh_buckets: MemoryBuckets::default(),
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
@@ -318,8 +338,19 @@ impl AuthState {
         let mfa = MfaSettings::from_settings(settings);
         let store = open_store(settings).await?;
         let secret = settings.jwt_secret.as_ref().map(|s| s.0.as_bytes());
+        let sealer = sealer(settings)?;
+        let rotation = settings.key_rotation.filter(|&s| s > 0);
         let parts = (recovery, mfa);
-        Self::build_with_recovery(auth_config(settings), parts, store, secret, clock).await
+        Self::build_sealed(
+            auth_config(settings),
+            parts,
+            store,
+            secret,
+            sealer,
+            rotation,
+            clock,
+        )
+        .await
     }
 
     /// Open the configured database and apply its migrations (`authgate migrate`).
@@ -427,6 +458,62 @@ impl AuthState {
                 false
             }
         }
+    }
+}
+
+/// The sealer for the configured key-encryption key: `AUTHGATE_KEK`, `AUTHGATE_KEK_FILE`, or
+/// for SQLite a KEK generated into the data directory. `None` for PostgreSQL without one: the
+/// instances of a deployment must share the KEK, so none is made up per instance (startup
+/// warns).
+fn sealer(settings: &Settings) -> anyhow::Result<Option<Sealer>> {
+    let kek = if let Some(kek) = &settings.kek {
+        secrets::kek_from_text(&kek.0).context("AUTHGATE_KEK")?
+    } else if let Some(path) = &settings.kek_file {
+        secrets::kek_from_file(path).context("AUTHGATE_KEK_FILE")?
+    } else if settings.uses_postgres() {
+        return Ok(None);
+    } else {
+        secrets::kek_from_file_or_create(&settings.data_dir.join("kek"))?
+    };
+    let sealer = Sealer::new(&kek);
+    tracing::info!(
+        kek_id = sealer.id(),
+        "private keys and secrets are sealed at rest"
+    );
+    Ok(Some(sealer))
+}
+
+/// The server secret `name` (created from `candidate` by the first instance to start), sealed
+/// at rest when there is a `sealer`; a value stored in plaintext before is sealed in place.
+/// Every server-side secret goes through here.
+pub(crate) async fn server_secret(
+    store: &dyn Store,
+    sealer: Option<&Sealer>,
+    name: &str,
+    candidate: &str,
+    now: i64,
+) -> anyhow::Result<Vec<u8>> {
+    let candidate = match sealer {
+        Some(sealer) => sealer.seal(candidate.as_bytes())?,
+        None => candidate.to_owned(),
+    };
+    let stored = store.secret(name, &candidate, now).await?;
+    match (secrets::sealed_with(&stored), sealer) {
+        (Some(_), Some(sealer)) => sealer
+            .open(&stored)
+            .with_context(|| format!("could not open the server secret {name}")),
+        (Some(id), None) => bail!(
+            "the server secret {name} is encrypted under key-encryption key {id}: set \
+             AUTHGATE_KEK_FILE or AUTHGATE_KEK to it"
+        ),
+        (None, Some(sealer)) => {
+            store
+                .reseal_secret(name, &stored, &sealer.seal(stored.as_bytes())?)
+                .await?;
+            tracing::info!(name, "sealed a plaintext server secret under the KEK");
+            Ok(stored.into_bytes())
+        }
+        (None, None) => Ok(stored.into_bytes()),
     }
 }
 

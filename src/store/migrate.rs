@@ -50,6 +50,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "verifiers",
         include_str!("../../migrations/sqlite/0008_verifiers.sql"),
     ),
+    (
+        9,
+        "key rotation",
+        include_str!("../../migrations/sqlite/0009_key_rotation.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -91,6 +96,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "verifiers",
         include_str!("../../migrations/postgres/0008_verifiers.sql"),
+    ),
+    (
+        9,
+        "key rotation",
+        include_str!("../../migrations/postgres/0009_key_rotation.sql"),
     ),
 ];
 

@@ -262,6 +262,19 @@ pub trait ImportStore: Send + Sync + 'static {
     async fn import_users(&self, batch: &[NewUser], dry_run: bool) -> StoreResult<Vec<Imported>>;
 }
 
+/// A change committed by another process, as the database announces it (PostgreSQL
+/// `LISTEN/NOTIFY`, see [`Store::subscribe`]). Each says only where to look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Revocation entries (sessions, user changes) were written: sync them.
+    Revocations,
+    /// The signing keys changed: reload the key ring.
+    Keys,
+    /// The listener (re)connected; changes made while it was away were not announced: sync
+    /// everything.
+    Resync,
+}
+
 /// Everything authgate keeps: users, sessions, and the server's own state. Implementations must
 /// be safe to call concurrently from many tasks; every multi-statement operation is one
 /// transaction. On `dyn Store` every supertrait method is callable directly.
@@ -282,10 +295,28 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
-    /// Signing keys for one algorithm, newest first.
+    /// Signing keys for one algorithm, retired ones included, newest first.
     async fn signing_keys(&self, alg: &str) -> StoreResult<Vec<StoredKey>>;
     /// Add a signing key (ignored if the kid exists).
     async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Add `key` unless a key of its algorithm that is not retired was created at or after
+    /// `unless_created_since`: atomic, so of several instances rotating on a schedule exactly
+    /// one adds a key per period. Returns whether it added it. Other instances are told
+    /// (PostgreSQL `NOTIFY`), as by [`Store::retire_signing_key`].
+    async fn add_signing_key_unless(
+        &self,
+        key: &StoredKey,
+        unless_created_since: i64,
+    ) -> StoreResult<bool>;
+    /// Retire the key `kid` at `now` (it stops verifying). Returns whether it was live.
+    async fn retire_signing_key(&self, kid: &str, now: i64) -> StoreResult<bool>;
+    /// Replace a signing key's stored private part, only while it is still `old` (sealing a
+    /// plaintext key on first start with a KEK; two instances doing it at once both succeed
+    /// or find it done). Returns whether it replaced it.
+    async fn reseal_signing_key(&self, kid: &str, old: &str, new: &str) -> StoreResult<bool>;
+    /// Replace the value of the secret `name`, only while it is still `old` (as
+    /// [`Store::reseal_signing_key`]). Returns whether it replaced it.
+    async fn reseal_secret(&self, name: &str, old: &str, new: &str) -> StoreResult<bool>;
     /// Return the secret called `name`, creating it from `candidate` if it does not exist yet
     /// (the first instance to start wins, the others read its value).
     async fn secret(&self, name: &str, candidate: &str, now: i64) -> StoreResult<String>;
@@ -300,4 +331,9 @@ pub trait Store:
         now: i64,
         after_seq: i64,
     ) -> StoreResult<Vec<RevocationRecord>>;
+    /// Announcements of changes other processes commit, as they commit, if this backend makes
+    /// them (PostgreSQL; `None` on SQLite, where only polling sees them). A background task
+    /// listens, reconnects after a lost connection and then sends [`Change::Resync`]; it stops
+    /// when the receiver is dropped. Must be called within a Tokio runtime.
+    fn subscribe(&self) -> Option<tokio::sync::mpsc::Receiver<Change>>;
 }

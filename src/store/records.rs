@@ -134,7 +134,13 @@ pub struct StoredKey {
     pub private_der: String,
     /// The public JWK, as JSON.
     pub public_jwk: String,
+    /// Published (in the JWKS, and trusted) from here on.
     pub created_at: i64,
+    /// Signs new tokens from here on (the newest active key signs); `created_at` for a key
+    /// that signs at once.
+    pub activates_at: i64,
+    /// Neither signs nor verifies from here on.
+    pub retired_at: Option<i64>,
 }
 
 /// A persisted revocation entry (see `crate::revocation`).

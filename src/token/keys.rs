@@ -13,6 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub use crate::domain::JwtAlg;
+use crate::secrets::{Sealer, sealed_with};
 use crate::store::{Store, StoredKey};
 
 /// The jsonwebtoken algorithm for `alg`.
@@ -24,6 +25,10 @@ pub(crate) fn algorithm(alg: JwtAlg) -> Algorithm {
         JwtAlg::HS256 => Algorithm::HS256,
     }
 }
+
+/// The `Cache-Control: max-age` the JWKS is served with (`GET /.well-known/jwks.json`): a
+/// rotated-in key is published at least this long before it signs.
+pub const JWKS_MAX_AGE: i64 = 300;
 
 /// PKCS#8 v1 prefix for a raw Ed25519 seed (jsonwebtoken wants exactly this 48-byte form).
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
@@ -51,10 +56,14 @@ impl fmt::Debug for KeyRing {
 impl KeyRing {
     /// Load the keys for `alg` from the store, generating the first one if there is none.
     /// HS256 uses `secret` instead and publishes nothing.
+    ///
+    /// With a `sealer`, private keys are sealed at rest: a new key is stored sealed, and keys
+    /// stored in plaintext (before a KEK was configured) are sealed now, in place.
     pub async fn load(
         store: &dyn Store,
         alg: JwtAlg,
         secret: Option<&[u8]>,
+        sealer: Option<&Sealer>,
         now: i64,
     ) -> anyhow::Result<Self> {
         if alg == JwtAlg::HS256 {
@@ -64,21 +73,51 @@ impl KeyRing {
         }
         let mut stored = store.signing_keys(alg.name()).await?;
         if stored.is_empty() {
-            let key = generate(alg, now)?;
+            let mut key = generate(alg, now)?;
+            if let Some(sealer) = sealer {
+                key.private_der = seal_private(sealer, &key.private_der)?;
+            }
             store.insert_signing_key(&key).await?;
             // Another instance may have won the race; whatever is newest in the store is the key.
             stored = store.signing_keys(alg.name()).await?;
         }
-        let newest = stored
-            .first()
-            .context("no signing key in the store after generating one")?;
-        let der = STANDARD
-            .decode(&newest.private_der)
-            .context("corrupt signing key")?;
+        if let Some(sealer) = sealer {
+            for key in &mut stored {
+                if sealed_with(&key.private_der).is_none() {
+                    let sealed = seal_private(sealer, &key.private_der)?;
+                    // Lost only to another instance sealing it at the same moment.
+                    store
+                        .reseal_signing_key(&key.kid, &key.private_der, &sealed)
+                        .await?;
+                    tracing::info!(kid = %key.kid, "sealed a plaintext signing key under the KEK");
+                    key.private_der = sealed;
+                }
+            }
+        }
+        Self::from_stored(alg, &stored, sealer, now)
+    }
+
+    /// The ring `stored` (one algorithm's keys, newest first, as the store lists them) makes at
+    /// `now`: every key not retired is published and verifies; the newest whose `activates_at`
+    /// has come signs (a rotated-in key is published before it signs, so verifiers that cache
+    /// the JWKS know it first).
+    pub fn from_stored(
+        alg: JwtAlg,
+        stored: &[StoredKey],
+        sealer: Option<&Sealer>,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        let live: Vec<&StoredKey> = stored.iter().filter(|k| k.retired_at.is_none()).collect();
+        let signer = live
+            .iter()
+            .find(|k| k.activates_at <= now)
+            .or_else(|| live.last())
+            .context("every signing key is retired: run `authgate keys rotate`")?;
+        let der = private_der(&signer.private_der, sealer)?;
         let signing = SigningKey::from_der(alg, &der)?;
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
-        for key in &stored {
+        for key in &live {
             let jwk: Jwk =
                 serde_json::from_str(&key.public_jwk).context("corrupt public JWK in the store")?;
             verifying.insert(key.kid.clone(), DecodingKey::from_jwk(&jwk)?);
@@ -86,10 +125,23 @@ impl KeyRing {
         }
         Ok(Self {
             alg,
-            signing: Some((newest.kid.clone(), signing)),
+            signing: Some((signer.kid.clone(), signing)),
             verifying,
             jwks,
         })
+    }
+
+    /// Whether the ring `stored` makes at `now` differs from this one (a key added, retired,
+    /// or come to sign), so that it must be rebuilt.
+    pub fn is_outdated(&self, stored: &[StoredKey], now: i64) -> bool {
+        let live: Vec<&StoredKey> = stored.iter().filter(|k| k.retired_at.is_none()).collect();
+        let signer = live
+            .iter()
+            .find(|k| k.activates_at <= now)
+            .or_else(|| live.last());
+        signer.map(|k| k.kid.as_str()) != self.signing_kid()
+            || live.len() != self.verifying.len()
+            || live.iter().any(|k| !self.verifying.contains_key(&k.kid))
     }
 
     /// A ring for a shared HMAC secret. The kid is derived from the secret, which it cannot reveal.
@@ -223,7 +275,29 @@ pub fn generate(alg: JwtAlg, now: i64) -> anyhow::Result<StoredKey> {
         private_der: STANDARD.encode(&der),
         public_jwk: serde_json::to_string(&jwk)?,
         created_at: now,
+        activates_at: now,
+        retired_at: None,
     })
+}
+
+/// Seal a stored private key (base64 DER) under the KEK.
+pub(crate) fn seal_private(sealer: &Sealer, base64_der: &str) -> anyhow::Result<String> {
+    let der = STANDARD.decode(base64_der).context("corrupt signing key")?;
+    sealer.seal(&der)
+}
+
+/// The DER of a stored private key: opened with the KEK if sealed, else decoded.
+fn private_der(stored: &str, sealer: Option<&Sealer>) -> anyhow::Result<Vec<u8>> {
+    match (sealed_with(stored), sealer) {
+        (None, _) => STANDARD.decode(stored).context("corrupt signing key"),
+        (Some(_), Some(sealer)) => sealer
+            .open(stored)
+            .context("could not open the signing key: is this the right AUTHGATE_KEK_FILE?"),
+        (Some(id), None) => bail!(
+            "the signing keys are encrypted under key-encryption key {id}: set AUTHGATE_KEK_FILE \
+             or AUTHGATE_KEK to it"
+        ),
+    }
 }
 
 /// Lowercase hex.

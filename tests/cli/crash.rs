@@ -18,10 +18,10 @@ use uuid::Uuid;
 
 use super::*;
 
-const PASSWORD: &str = "crash-test-Password-42";
+pub(super) const PASSWORD: &str = "crash-test-Password-42";
 
 /// Where a crash test keeps its data: the data dir (SQLite) or a fresh PostgreSQL database.
-struct Target {
+pub(super) struct Target {
     dir: tempfile::TempDir,
     database_url: Option<String>,
 }
@@ -34,7 +34,7 @@ impl Target {
         }
     }
 
-    async fn postgres() -> Self {
+    pub(super) async fn postgres() -> Self {
         let admin = std::env::var("TEST_DATABASE_URL")
             .expect("TEST_DATABASE_URL (set in .cargo/config.toml) names the PostgreSQL server");
         let name = format!("authgate_crash_{}", Uuid::new_v4().simple());
@@ -52,7 +52,7 @@ impl Target {
 
     /// Start `authgate serve` on a free port with every limit that would refuse a test's burst
     /// of writes from one address turned off; returns the child and its base URL.
-    fn start(&self) -> (KillOnDrop, String) {
+    pub(super) fn start(&self) -> (KillOnDrop, String) {
         let mut cmd = authgate(&self.dir, &["serve", "--bind", "127.0.0.1:0"]);
         cmd.env("AUTHGATE_REGISTER_RATE_LIMIT", "off")
             .env("AUTHGATE_LOGIN_RATE_LIMIT", "off")
@@ -121,7 +121,7 @@ impl Target {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     authgate::install_tls_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -129,7 +129,7 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn register(client: &reqwest::Client, base: &str, email: &str) -> Option<u16> {
+pub(super) async fn register(client: &reqwest::Client, base: &str, email: &str) -> Option<u16> {
     let res = client
         .post(format!("{base}/auth/register"))
         .json(&json!({"email": email, "password": PASSWORD}))
@@ -139,7 +139,7 @@ async fn register(client: &reqwest::Client, base: &str, email: &str) -> Option<u
     Some(res.status().as_u16())
 }
 
-async fn login(client: &reqwest::Client, base: &str, email: &str) -> Option<Value> {
+pub(super) async fn login(client: &reqwest::Client, base: &str, email: &str) -> Option<Value> {
     let res = client
         .post(format!("{base}/auth/login"))
         .json(&json!({"username": email, "password": PASSWORD}))

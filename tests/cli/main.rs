@@ -3,6 +3,8 @@
 
 mod crash;
 mod import;
+mod instances;
+mod keys;
 mod server;
 mod users;
 mod verifiers;

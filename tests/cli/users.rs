@@ -301,3 +301,57 @@ async fn user_reset_mfa_removes_a_lost_factor() {
             .success()
     );
 }
+
+// Requirement: issue 12 — on SQLite a change made from the CLI reaches a running server
+// within 1 s: a moderator whose role the CLI removed is refused the moderators' route with their
+// old token by then. The route reads no user from the database, so only the server's poll of
+// the revocation entries (every 250 ms) can refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_role_change_reaches_a_running_server_within_a_second() {
+    // Arrange: a moderator signed in on a running server
+    let dir = tempfile::tempdir().unwrap();
+    let (email, password) = ("moderator@example.com", "a long enough password");
+    assert_success(&create_user(
+        &dir,
+        email,
+        &["--role", "moderator"],
+        password,
+    ));
+    let (child, base) = serve(&dir, &[]);
+    let _child = KillOnDrop(child);
+    authgate::install_tls_provider();
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let access = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = || {
+        client
+            .get(format!("{base}/admin/users"))
+            .bearer_auth(&access)
+            .send()
+    };
+    assert_eq!(list().await.unwrap().status(), 200);
+
+    // Act: take the role away from the CLI
+    assert_success(&set_roles(&dir, email, &["user"]));
+    let done = Instant::now();
+
+    // Assert: the server refuses the old token within a second of the command finishing
+    while list().await.unwrap().status() != 403 {
+        assert!(
+            done.elapsed() <= Duration::from_secs(1),
+            "still a moderator {:?} after the CLI changed the role",
+            done.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("CLI role change applied after {:?}", done.elapsed());
+}

@@ -11,6 +11,7 @@ contract!(
     signing_keys_are_newest_first_and_never_overwritten,
     secret_is_created_once_and_then_read,
     concurrent_first_secrets_agree_on_one_value,
+    reseal_replaces_only_the_value_it_was_given,
     save_revocation_upserts_and_load_revocations_filters,
     revocation_seq_keeps_growing_across_a_purge,
     a_reader_polling_by_seq_misses_no_concurrent_write,
@@ -23,6 +24,8 @@ fn key(kid: &str, alg: &str, created_at: i64) -> StoredKey {
         private_der: format!("der-{kid}"),
         public_jwk: format!("{{\"kid\":\"{kid}\"}}"),
         created_at,
+        activates_at: created_at,
+        retired_at: None,
     }
 }
 
@@ -83,6 +86,45 @@ async fn concurrent_first_secrets_agree_on_one_value(s: Arc<dyn Store>) {
     }
     assert!(values.iter().all(|v| *v == values[0]), "{values:?}");
     assert!(values[0].starts_with("candidate-"));
+}
+
+/// `reseal_signing_key` and `reseal_secret` replace a value only while it is still the `old`
+/// one, so two instances sealing the same plaintext at once cannot overwrite each other.
+async fn reseal_replaces_only_the_value_it_was_given(s: Arc<dyn Store>) {
+    s.insert_signing_key(&key("k1", "EdDSA", NOW))
+        .await
+        .unwrap();
+    assert!(
+        s.reseal_signing_key("k1", "der-k1", "sealed-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.reseal_signing_key("k1", "der-k1", "sealed-2")
+            .await
+            .unwrap()
+    );
+    assert!(!s.reseal_signing_key("nope", "der-k1", "x").await.unwrap());
+    let keys = s.signing_keys("EdDSA").await.unwrap();
+    assert_eq!(keys[0].private_der, "sealed-1");
+    assert_eq!(
+        keys[0].public_jwk, "{\"kid\":\"k1\"}",
+        "the public half is untouched"
+    );
+
+    s.secret("rotation", "plain", NOW).await.unwrap();
+    assert!(
+        s.reseal_secret("rotation", "plain", "sealed-a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.reseal_secret("rotation", "plain", "sealed-b")
+            .await
+            .unwrap()
+    );
+    assert!(!s.reseal_secret("other", "plain", "x").await.unwrap());
+    assert_eq!(s.secret("rotation", "new", NOW).await.unwrap(), "sealed-a");
 }
 
 /// An entry of `kind` for `subject` in force until `NOW + 100`, written at `created_at`.

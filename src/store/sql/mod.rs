@@ -40,6 +40,7 @@ mod feed;
 mod guard;
 mod import;
 mod keys;
+mod listen;
 mod mfa;
 mod outbox;
 mod refresh_claim;

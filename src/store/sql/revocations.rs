@@ -60,10 +60,12 @@ pub(super) mod sqlite {
 }
 
 pub(super) mod postgres {
-    // The key is arbitrary ("revocati" in ASCII); sqlx's migration lock uses another.
+    // The key is arbitrary ("revocati" in ASCII); sqlx's migration lock uses another. The
+    // NOTIFY (`super::listen`) goes out when, and only if, the transaction commits.
     revocation_writer!(
         sqlx::Postgres,
-        "SELECT pg_advisory_xact_lock(8243124913752339561)",
+        "SELECT pg_advisory_xact_lock(8243124913752339561), \
+         pg_notify('authgate_revocations', '')",
         "INSERT INTO revocations (kind, subject, data, expires_at, created_at, seq) \
          VALUES ($1, $2, $3, $4, $5, nextval('revocation_seq')) \
          ON CONFLICT (kind, subject) DO UPDATE SET data = excluded.data, \

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub db: TestDb,
     pub settings: Settings,
+    /// `http://127.0.0.1:<port>` of `/metrics`, when started with `--metrics-bind`.
+    pub metrics_address: Option<String>,
     state: AuthState,
 }
 
@@ -89,9 +91,13 @@ pub async fn start(db: TestDb, settings: Settings) -> TestApp {
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        metrics_address,
         address,
         client: client(),
         state,
@@ -252,5 +258,38 @@ impl TestApp {
     /// The id of the user behind a token.
     pub async fn user_id(&self, access: &str) -> String {
         self.me(access).await["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// Another instance of the server on a test's database (same settings, its own port, state
+/// and clock): several instances behind one load balancer.
+pub struct Peer {
+    pub address: String,
+    pub client: Client,
+    pub clock: Clock,
+    pub state: AuthState,
+}
+
+impl TestApp {
+    /// Start one more instance on this test's database; it serves until the test ends.
+    pub async fn peer(&self) -> Peer {
+        self.peer_with(self.settings.clone()).await
+    }
+
+    /// As [`TestApp::peer`], with other settings (on the same database).
+    pub async fn peer_with(&self, settings: Settings) -> Peer {
+        let clock = Clock::default();
+        let app = Application::build_with_clock(settings, clock.clone())
+            .await
+            .expect("build peer");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        Peer {
+            address,
+            client: client(),
+            clock,
+            state,
+        }
     }
 }

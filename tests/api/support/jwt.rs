@@ -57,7 +57,10 @@ pub async fn server_key(app: &TestApp, alg: &str) -> (EncodingKey, String) {
         .await
         .expect("a signing key");
     let (kid, der) = row.split_once(' ').expect("kid and key");
-    let der = STANDARD.decode(der).expect("base64 DER");
+    let der = match der.strip_prefix("sealed:v1:") {
+        Some(sealed) => unseal(app, sealed),
+        None => STANDARD.decode(der).expect("base64 DER"),
+    };
     let key = match alg {
         "EdDSA" => EncodingKey::from_ed_der(&der),
         "ES256" => EncodingKey::from_ec_der(&der),
@@ -65,6 +68,26 @@ pub async fn server_key(app: &TestApp, alg: &str) -> (EncodingKey, String) {
         other => panic!("no such alg {other}"),
     };
     (key, kid.to_owned())
+}
+
+/// Open a private key sealed at rest (`<kek id>:<base64url(nonce ‖ XChaCha20-Poly1305
+/// ciphertext)>`) with the KEK the server generated in its data directory (SQLite) — what an
+/// attacker needs besides the database.
+fn unseal(app: &TestApp, sealed: &str) -> Vec<u8> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    let (_kek_id, body) = sealed.split_once(':').expect("kek id");
+    let hex = std::fs::read_to_string(app.settings.data_dir.join("kek")).expect("the KEK file");
+    let kek: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex.trim()[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let raw = URL_SAFE_NO_PAD.decode(body).expect("base64url");
+    let (nonce, ciphertext) = raw.split_at(24);
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&kek).unwrap();
+    let nonce = chacha20poly1305::XNonce::from(<[u8; 24]>::try_from(nonce).unwrap());
+    cipher
+        .decrypt(&nonce, ciphertext)
+        .expect("opens with the KEK")
 }
 
 /// Signs arbitrary tokens with the server's own EdDSA key: how a test makes "validly signed
