@@ -200,3 +200,25 @@ pub async fn run(db_url: &str, users: usize, revocations: usize) -> anyhow::Resu
     drop(instances);
     Ok(LagFigure::from_lags(lags))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank_over_the_sorted_lags() {
+        // 1..=100 ms, shuffled: p50 is the 50th, p99 the 99th, max the 100th.
+        let mut lags: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        lags.reverse();
+        lags.swap(3, 70);
+        let f = LagFigure::from_lags(lags);
+        assert_eq!(f.revocations, 100);
+        assert_eq!(f.instances, INSTANCES);
+        assert_eq!(
+            (f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms),
+            (50.0, 90.0, 99.0, 100.0)
+        );
+        let one = LagFigure::from_lags(vec![Duration::from_millis(7)]);
+        assert_eq!((one.p50_ms, one.p99_ms, one.max_ms), (7.0, 7.0, 7.0));
+    }
+}
