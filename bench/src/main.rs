@@ -13,6 +13,7 @@ mod child;
 mod client;
 mod db;
 mod import;
+mod lag;
 mod load;
 mod machine;
 mod report;
@@ -95,6 +96,10 @@ pub struct RunArgs {
     /// a database on --pg-url whatever --db is); 0 skips it. `--smoke` makes it 2,000.
     #[arg(long, default_value_t = 100_000)]
     pub import_users: usize,
+    /// Logouts the propagation-lag scenario measures (three instances in this process on the
+    /// run's database); 0 skips it. `--smoke` makes it 20.
+    #[arg(long, default_value_t = 100)]
+    pub lag_revocations: usize,
     /// Run only the import scenario, print its figure and exit (no load scenarios, no files).
     #[arg(long)]
     pub import_only: bool,
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
                 if args.smoke {
                     args.duration = Duration::from_secs(2);
                     args.import_users = args.import_users.min(2_000);
+                    args.lag_revocations = args.lag_revocations.min(20);
                 }
                 run::run(args).await
             }

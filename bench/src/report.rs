@@ -161,6 +161,8 @@ pub struct Report {
     pub scenarios: Vec<ScenarioResult>,
     /// The import scenario (`authgate import tutorial`), unless skipped.
     pub import: Option<crate::import::ImportFigure>,
+    /// The propagation-lag scenario, unless skipped.
+    pub lag: Option<crate::lag::LagFigure>,
     pub targets: Vec<Target>,
 }
 
@@ -228,6 +230,9 @@ impl Report {
         ));
         if let Some(i) = &self.import {
             md.push_str(&format!("{}\n\n", i.summary()));
+        }
+        if let Some(l) = &self.lag {
+            md.push_str(&format!("{}\n\n", l.summary()));
         }
         md.push_str("| target | measured | wanted | |\n|---|---|---|---|\n");
         for t in &self.targets {
@@ -298,6 +303,9 @@ impl Report {
         );
         if let Some(i) = &self.import {
             println!("{}", i.summary());
+        }
+        if let Some(l) = &self.lag {
+            println!("{}", l.summary());
         }
         println!();
         println!("targets:");

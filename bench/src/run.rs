@@ -253,6 +253,16 @@ async fn run_on(
     }
     drop(reference);
     drop(authgate);
+    let lag = if args.lag_revocations == 0 {
+        None
+    } else {
+        println!(
+            "running lag: {} logouts across {} instances",
+            args.lag_revocations,
+            crate::lag::INSTANCES
+        );
+        Some(crate::lag::run(&bench_db.url, args.users, args.lag_revocations).await?)
+    };
     let import = import_scenario(args).await?;
 
     let mut report = Report {
@@ -269,6 +279,7 @@ async fn run_on(
         access_token_bytes_three_roles: Some(three_roles.access_token.len()),
         scenarios,
         import,
+        lag,
         targets: Vec::new(),
     };
     report.check_targets();

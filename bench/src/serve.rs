@@ -68,7 +68,7 @@ pub fn authgate_settings(db_url: &str) -> anyhow::Result<Settings> {
 }
 
 /// `GET /bench/protected`: 401 without a valid token, 403 without a role; no database.
-async fn protected(user: RequireRole<UserRole>) -> Json<Value> {
+pub(crate) async fn protected(user: RequireRole<UserRole>) -> Json<Value> {
     Json(json!({ "user_id": user.id, "roles": user.roles }))
 }
 

@@ -92,6 +92,17 @@ impl Report {
                 .as_ref()
                 .map(|i| i.users_per_s >= crate::import::TARGET_PER_S),
         });
+        out.push(Target {
+            name: "propagation lag p99, logout on one instance to 401 on the others".into(),
+            measured: self.lag.as_ref().map_or("n/a".into(), |l| {
+                format!("{:.1} ms over {} logouts", l.p99_ms, l.revocations)
+            }),
+            wanted: format!("≤ {:.0} ms", crate::lag::TARGET_P99_MS),
+            pass: self
+                .lag
+                .as_ref()
+                .map(|l| l.p99_ms <= crate::lag::TARGET_P99_MS),
+        });
         let peak = self
             .scenarios
             .iter()
