@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import time
 
 import httpx
@@ -126,3 +127,65 @@ def test_fails_closed_when_the_feed_is_stale(authgate):
         assert stale.headers["retry-after"]
         assert lag >= 2.0, lag
         assert c_open.get("/me", headers=bearer_header(token)).status_code == 200
+
+
+# Requirement: issue #12 — a key rotation never shows a verifier an unknown kid: the new key is
+# in the JWKS before it signs, and a bearer that renews its cache as the JWKS's max-age says has
+# it by the time tokens carry it. Runs last (it rotates the session's server's key). Time is
+# moved, not waited for (the window is 330 s): the bearer's cache is aged past max-age, and the
+# new key's activation is moved to now in the database.
+def test_a_key_rotation_never_shows_an_unknown_kid(authgate):
+    bearer = AuthgateBearer(authgate.url)
+    app = FastAPI(lifespan=bearer.lifespan)
+
+    @app.get("/me")
+    async def me(claims: Claims = Depends(bearer)):
+        return claims.sub
+
+    fetches = []
+    fetch = bearer._fetch_keys
+
+    def counted_fetch():
+        fetches.append(time.monotonic())
+        fetch()
+
+    bearer._fetch_keys = counted_fetch
+    with TestClient(app) as client:
+        _, old_token = authgate.user()
+        old_kid = jwt.get_unverified_header(old_token)["kid"]
+        assert client.get("/me", headers=bearer_header(old_token)).status_code == 200
+
+        authgate.cli("keys", "rotate")
+        deadline = time.monotonic() + 5
+        while True:  # the running server picks the CLI's key up at its next sync
+            jwks = httpx.get(f"{authgate.url}/.well-known/jwks.json")
+            new_kids = {k["kid"] for k in jwks.json()["keys"]} - {old_kid}
+            if new_kids or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(new_kids) == 1, "the new key is published within seconds"
+        max_age = int(jwks.headers["cache-control"].split("max-age=")[1].split(",")[0])
+        new_kid = new_kids.pop()
+        _, still_old = authgate.user()
+        assert jwt.get_unverified_header(still_old)["kid"] == old_kid, "published, not signing"
+
+        # max-age passes: the next request renews the cache, which now holds the new key.
+        bearer._fetched_at -= max_age + 1
+        assert client.get("/me", headers=bearer_header(still_old)).status_code == 200
+        assert new_kid in bearer._keys
+        renewed = len(fetches)
+
+        # The publication window passes: the new key signs.
+        with sqlite3.connect(authgate.dir / "authgate.db", timeout=10) as db:
+            db.execute("UPDATE signing_keys SET activates_at = ? WHERE kid = ?",
+                       (int(time.time()) - 1, new_kid))
+        deadline = time.monotonic() + 10
+        while True:
+            _, token = authgate.user()
+            if jwt.get_unverified_header(token)["kid"] == new_kid:
+                break
+            assert time.monotonic() < deadline, "the new key never started signing"
+            time.sleep(0.2)
+        assert client.get("/me", headers=bearer_header(token)).status_code == 200
+        assert client.get("/me", headers=bearer_header(old_token)).status_code == 200
+        assert len(fetches) == renewed, "a token carried a kid the bearer had not fetched"

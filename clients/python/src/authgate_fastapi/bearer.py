@@ -21,6 +21,17 @@ ACCESS_TYP = "at+jwt"
 MAX_TOKEN_LEN = 4096
 #: Seconds between two JWKS fetches caused by unknown ``kid``s.
 REFETCH_INTERVAL = 30.0
+#: How long a JWKS is kept when its answer names no ``max-age``.
+DEFAULT_JWKS_MAX_AGE = 300.0
+
+
+def _max_age(cache_control: str | None) -> float:
+    """The ``max-age`` of a ``Cache-Control`` value, in seconds."""
+    for part in (cache_control or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.isdigit():
+            return float(value)
+    return DEFAULT_JWKS_MAX_AGE
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class AuthgateBearer:
         )
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
+        self._max_age = DEFAULT_JWKS_MAX_AGE
         self._started = False
         self._lock = threading.Lock()
 
@@ -135,16 +147,21 @@ class AuthgateBearer:
                 keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=self.algorithm)
         self._keys = keys
         self._fetched_at = time.monotonic()
+        # authgate publishes a new key at least this long before it signs with it, so a cache
+        # renewed this often knows every kid before it is used (issue #12, key rotation).
+        self._max_age = _max_age(resp.headers.get("cache-control"))
 
     async def _key(self, kid: str | None) -> jwt.PyJWK | None:
         if kid is None:
             return None
-        if kid not in self._keys and time.monotonic() - self._fetched_at > REFETCH_INTERVAL:
-            # A rotated key: fetch again, at most every REFETCH_INTERVAL seconds.
+        age = time.monotonic() - self._fetched_at
+        if age > self._max_age or (kid not in self._keys and age > REFETCH_INTERVAL):
+            # The cache is older than the JWKS's max-age, or a kid is unknown (then at most
+            # every REFETCH_INTERVAL seconds): fetch again. If that fails, the keys at hand stay.
             try:
                 await run_in_threadpool(self._fetch_keys)
             except httpx.HTTPError:
-                return None
+                pass
         return self._keys.get(kid)
 
     # -- verification ------------------------------------------------------------------------
