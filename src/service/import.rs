@@ -58,7 +58,7 @@ impl AuthState {
         Ok(run.finish("tutorial").await)
     }
 
-    /// Import JSON lines (one [`AccountLine`] a line; blank lines ignored) from `input`.
+    /// Import JSON lines (one `AccountLine` a line; blank lines ignored) from `input`.
     pub async fn import_jsonl(
         &self,
         input: impl BufRead,
@@ -85,7 +85,7 @@ impl AuthState {
         Ok(run.finish("jsonl").await)
     }
 
-    /// Every account, in creation order, as [`AccountLine`]s handed to `sink`; returns how many.
+    /// Every account, in creation order, as `AccountLine`s handed to `sink`; returns how many.
     /// An account without a usable password is exported without `password_hash`.
     pub async fn export_accounts(
         &self,
