@@ -47,7 +47,7 @@ data=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$data"' EXIT
 cargo build --quiet --bin authgate
-authgate="$target/debug/authgate"
+authgate="$(cd "$target/debug" && pwd)/authgate"  # absolute: the run cds into its data dir
 RUST_LOG=warn "$authgate" serve --bind 127.0.0.1:0 --data-dir "$data" \
   --login-rate-limit off --register-rate-limit off --refresh-rate-limit off \
   --lockout-threshold 0 --recovery-rate-limit off --access-ttl 1h > "$data/out" 2> "$data/err" &
