@@ -66,6 +66,10 @@ pub enum Error {
     /// A one-time link's token is unknown, used or expired: one answer for all three.
     #[error("this link is invalid, already used or expired; request a new one")]
     InvalidOneTimeToken,
+    /// A cookie-authenticated request without a valid CSRF token for its session, or from an
+    /// origin not in AUTHGATE_CORS_ORIGINS.
+    #[error("{0}")]
+    CsrfFailed(&'static str),
     /// No such resource.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -170,6 +174,7 @@ pub enum ErrorCode {
     InvalidToken,
     InvalidRefreshToken,
     Forbidden,
+    CsrfFailed,
     EmailNotVerified,
     MfaRequired,
     MfaEnrolmentRequired,
@@ -209,7 +214,8 @@ impl Error {
             | Error::Deactivated
             | Error::EmailNotVerified
             | Error::MfaRequired(_)
-            | Error::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
+            | Error::MfaEnrolmentRequired
+            | Error::CsrfFailed(_) => StatusCode::FORBIDDEN,
             Error::InvalidOneTimeToken => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -234,6 +240,7 @@ impl Error {
             Error::Unauthenticated { .. } => ErrorCode::InvalidToken,
             Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Error::Forbidden(_) | Error::Deactivated => ErrorCode::Forbidden,
+            Error::CsrfFailed(_) => ErrorCode::CsrfFailed,
             Error::EmailNotVerified => ErrorCode::EmailNotVerified,
             Error::MfaRequired(_) => ErrorCode::MfaRequired,
             Error::MfaEnrolmentRequired => ErrorCode::MfaEnrolmentRequired,

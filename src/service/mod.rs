@@ -12,6 +12,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod authenticate;
+mod csrf;
 mod devices;
 mod error;
 mod feed;

@@ -95,6 +95,9 @@ pub(crate) struct Issuer {
     pub repeated_events: RepeatedEvents,
     /// The key one-time tokens are stored under (HMAC-SHA256), shared by every instance.
     pub token_key: Vec<u8>,
+    /// The key CSRF tokens of cookie sessions are signed with (see `super::csrf`), shared by
+    /// every instance.
+    pub csrf_key: Vec<u8>,
     /// Mail and the links in it (see `super::recovery`, `super::outbox`).
     pub recovery: Recovery,
     /// The second factor (see `super::mfa`).
@@ -260,6 +263,7 @@ impl AuthState {
             server_secret(store_ref, sealer_ref, "one-time-token-key", &fresh(), now).await?;
         let sealing_key =
             server_secret(store_ref, sealer_ref, "mfa-sealing-key-1", &fresh(), now).await?;
+        let csrf_key = server_secret(store_ref, sealer_ref, "csrf-key", &fresh(), now).await?;
         let mfa = Mfa {
             sealer: TotpSealer::new((SEALING_KEY_ID, sealing_key.as_slice()), &[]),
             issuer_name: mfa.issuer_name,
@@ -284,6 +288,7 @@ impl AuthState {
             refresh_buckets: MemoryBuckets::default(),
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
             token_key,
+            csrf_key,
             recovery,
             mfa,
         };

@@ -2,6 +2,7 @@
 //! tokens, the second factor's codes (`totp`) and secrets sealed at rest (`sealed`).
 
 pub mod access;
+pub mod csrf;
 pub mod keys;
 pub mod one_time;
 pub mod refresh;
