@@ -18,6 +18,8 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 /// A running child process; killed when dropped, so a failed run leaves nothing behind.
 pub struct ChildProcess {
     child: Child,
+    /// A peer (`start_group`): leads its own process group, stopped as a group.
+    group: bool,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Spawn to the first `/readyz` 200.
@@ -46,6 +48,7 @@ impl ChildProcess {
             .with_context(|| format!("could not start {subcommand}"))?;
         let mut this = Self {
             child,
+            group: false,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             ready_after: Duration::ZERO,
         };
@@ -82,6 +85,54 @@ impl ChildProcess {
         Ok(this)
     }
 
+    /// Start `command` (a peer server: uvicorn with its workers) as the leader of a new process
+    /// group, its output in `dir/<name>.log`, and wait until it answers `GET ready_path` with
+    /// 200 on `port` (chosen by the caller). Dropping it stops the whole group.
+    pub async fn start_group(
+        name: &str,
+        mut command: Command,
+        port: u16,
+        ready_path: &str,
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        let log_path = dir.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let started = Instant::now();
+        let child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("could not start {name}"))?;
+        let mut this = Self {
+            child,
+            group: true,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            ready_after: Duration::ZERO,
+        };
+        let give_up = started + GIVE_UP_AFTER;
+        let mut conn = Conn::new(this.addr);
+        loop {
+            if let Ok((StatusCode::OK, _)) = conn.get(ready_path, None).await {
+                break;
+            }
+            if let Ok(Some(status)) = this.child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                anyhow::bail!("{name} exited with {status}; its log:\n{log}");
+            }
+            if Instant::now() > give_up {
+                drop(this);
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                anyhow::bail!("{name} was not ready within 60 s; its log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        this.ready_after = started.elapsed();
+        Ok(this)
+    }
+
     /// The operating system's id of the process (for its `/proc` figures).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -90,6 +141,24 @@ impl ChildProcess {
 
 impl Drop for ChildProcess {
     fn drop(&mut self) {
+        if self.group {
+            // SIGTERM to the group (uvicorn's supervisor and its workers) and a few seconds
+            // to shut down, then SIGKILL for whatever is left.
+            let group = format!("-{}", self.child.id());
+            let signal = |sig: &str| {
+                let _ = Command::new("kill")
+                    .args([sig, "--", &group])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            };
+            signal("-TERM");
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            signal("-KILL");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -45,7 +45,19 @@ impl Conn {
         bearer: Option<&str>,
         json: Option<Bytes>,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
-        let result = self.try_send(method, path, bearer, json).await;
+        let body = json.map(|b| ("application/json", b));
+        self.send_typed(method, path, bearer, body).await
+    }
+
+    /// [`Conn::send`] with a body of any content type (a peer's form-encoded login).
+    pub async fn send_typed(
+        &mut self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<(&'static str, Bytes)>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        let result = self.try_send(method, path, bearer, body).await;
         if result.is_err() {
             self.sender = None;
         }
@@ -57,7 +69,7 @@ impl Conn {
         method: Method,
         path: &str,
         bearer: Option<&str>,
-        json: Option<Bytes>,
+        body: Option<(&'static str, Bytes)>,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
         let sender = self.connect().await?;
         sender.ready().await?;
@@ -68,9 +80,9 @@ impl Conn {
         if let Some(token) = bearer {
             req = req.header(AUTHORIZATION, format!("Bearer {token}"));
         }
-        let body = match json {
-            Some(bytes) => {
-                req = req.header(CONTENT_TYPE, "application/json");
+        let body = match body {
+            Some((content_type, bytes)) => {
+                req = req.header(CONTENT_TYPE, content_type);
                 Full::new(bytes)
             }
             None => Full::new(Bytes::new()),

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use hyper::StatusCode;
 use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -116,6 +116,17 @@ pub enum Workload {
     Register { prefix: String, next: u64 },
     /// `UPDATE … RETURNING` on row `row`, no HTTP.
     DbFloor { floor: Floor, row: i64 },
+    /// `POST path` with the body `make(key, n)` for n = `next`, `next + stride`, … (modulo
+    /// `wrap`): a peer's login (its own body shape, maybe a form) or sign-up (`wrap` = MAX).
+    Post {
+        path: &'static str,
+        content_type: &'static str,
+        make: fn(&str, usize) -> Bytes,
+        key: String,
+        next: usize,
+        stride: usize,
+        wrap: usize,
+    },
 }
 
 /// One request a workload sends next, borrowing what it needs from the workload.
@@ -132,6 +143,11 @@ enum Request<'a> {
         floor: &'a Floor,
         row: i64,
     },
+    Post {
+        path: &'static str,
+        content_type: &'static str,
+        body: Bytes,
+    },
 }
 
 /// A request's outcome: the answer's status and body (a database round trip counts as a 200).
@@ -142,6 +158,14 @@ impl Request<'_> {
         match self {
             Request::Get { path, token } => conn.get(path, token).await,
             Request::PostJson { path, body } => conn.post_json(path, &body).await,
+            Request::Post {
+                path,
+                content_type,
+                body,
+            } => {
+                conn.send_typed(Method::POST, path, None, Some((content_type, body)))
+                    .await
+            }
             Request::DbFloor { floor, row } => floor
                 .bump(row)
                 .await
@@ -186,6 +210,23 @@ impl Workload {
                 }
             }
             Workload::DbFloor { floor, row } => Request::DbFloor { floor, row: *row },
+            Workload::Post {
+                path,
+                content_type,
+                make,
+                key,
+                next,
+                stride,
+                wrap,
+            } => {
+                let body = make(key, *next % *wrap);
+                *next += *stride;
+                Request::Post {
+                    path,
+                    content_type,
+                    body,
+                }
+            }
         }
     }
 

@@ -16,6 +16,7 @@ mod import;
 mod lag;
 mod load;
 mod machine;
+mod peers;
 mod report;
 mod run;
 mod scenario;
@@ -103,6 +104,12 @@ pub struct RunArgs {
     /// Run only the import scenario, print its figure and exit (no load scenarios, no files).
     #[arg(long)]
     pub import_only: bool,
+    /// Also run the peers (the tutorial's FastAPI app and fastapi-users, uvicorn with a worker
+    /// per core, on --pg-url) through sign-up, login, a role-guarded route and `/users/me`,
+    /// and write `peers.{json,md,svg}` beside the run's results (`bench/peers/`). Skipped, with
+    /// the reason, when python3 or its venv module is missing.
+    #[arg(long)]
+    pub peers: bool,
     /// Where to write `<db>.json` and `<db>.svg` (default: bench/results/).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -154,9 +154,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
         svg_path.display(),
         md_path.display()
     );
+    let peers_ok = if args.peers {
+        crate::peers::run(&args, &report, &out_dir).await?
+    } else {
+        true
+    };
     let failed = report.failed_scenarios();
     if failed.is_empty() {
-        Ok(true)
+        Ok(peers_ok)
     } else {
         eprintln!("error: unexpected errors in {failed:?}");
         Ok(false)

@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 
 use crate::report::{Report, ScenarioResult};
 
-const WIDTH: f64 = 960.0;
-const LEFT: f64 = 170.0;
+pub(crate) const WIDTH: f64 = 960.0;
+pub(crate) const LEFT: f64 = 170.0;
 const RIGHT: f64 = 830.0;
 const ROW: f64 = 28.0;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -19,7 +19,7 @@ fn esc(s: &str) -> String {
 }
 
 /// `10^floor(log10 v)` and `10^ceil(log10 v)`: the decades around a range.
-fn decades(lo: f64, hi: f64) -> (f64, f64) {
+pub(crate) fn decades(lo: f64, hi: f64) -> (f64, f64) {
     let lo = 10f64.powf(lo.max(1e-3).log10().floor());
     let mut hi = 10f64.powf(hi.max(lo * 10.0).log10().ceil());
     if hi <= lo {
@@ -28,12 +28,12 @@ fn decades(lo: f64, hi: f64) -> (f64, f64) {
     (lo, hi)
 }
 
-fn log_x(v: f64, lo: f64, hi: f64) -> f64 {
+pub(crate) fn log_x(v: f64, lo: f64, hi: f64) -> f64 {
     let f = (v.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10());
     LEFT + f.clamp(0.0, 1.0) * (RIGHT - LEFT)
 }
 
-fn fmt_num(v: f64) -> String {
+pub(crate) fn fmt_num(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
@@ -44,7 +44,7 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// An axis label: decades as plain numbers (0.01, 0.1, 1, 10, 100).
-fn fmt_tick(v: f64) -> String {
+pub(crate) fn fmt_tick(v: f64) -> String {
     if v >= 1.0 {
         format!("{v:.0}")
     } else {
