@@ -202,6 +202,211 @@ pub async fn seed(db: &BenchDb, users: usize, hash: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The id of seeded user `i` in a `--scale` run: UUID-shaped and, like authgate's UUIDv7
+/// ids, in creation order (the admin list's order).
+pub fn scale_user_id(i: usize) -> String {
+    format!("00000000-0000-7000-8000-{i:012x}")
+}
+
+/// Sessions, refresh tokens and audit rows a `--scale` run gives every user, and the revoked
+/// sessions it puts in force (so every server it starts loads them into memory).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ScaleShape {
+    pub users: usize,
+    pub sessions_per_user: usize,
+    pub audit_per_user: usize,
+    pub revoked_sessions: usize,
+}
+
+/// The `--scale` seeding statements for one backend, each with `$1` = a row count and (where
+/// used) `$2` = the password hash, `$3` = now. Set-based (`generate_series` / a recursive
+/// CTE), so the rows never cross the connection: a million users take seconds, not the
+/// minutes a million bound parameters would.
+struct ScaleSql {
+    users: &'static str,
+    sessions: &'static str,
+    refresh_tokens: &'static str,
+    audit: &'static str,
+    revocations: &'static str,
+    revocation_seq: &'static str,
+}
+
+const SCALE_SQLITE: ScaleSql = ScaleSql {
+    users: "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+        INSERT INTO users (user_id, email, email_lower, username, username_lower, password_hash, \
+          is_active, created_at) \
+        SELECT printf('00000000-0000-7000-8000-%012x', i), 'user' || i || '@bench.example', \
+          'user' || i || '@bench.example', 'user' || i, 'user' || i, $2, 1, $3 FROM n",
+    sessions: "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+        INSERT INTO sessions (session_id, user_id, created_at, last_used_at, expires_at, idle_ttl, \
+          idle_expires_at, remember_me, user_agent, ip) \
+        SELECT printf('00000000-0000-7000-9000-%012x', i), \
+          printf('00000000-0000-7000-8000-%012x', i % $3), \
+          $2, $2, $2 + 2592000, 1209600, $2 + 1209600, 0, 'authgate-bench', '127.0.0.1' FROM n",
+    refresh_tokens: "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+        INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) \
+        SELECT 'bench-seed-' || i, printf('00000000-0000-7000-9000-%012x', i), NULL, $2 FROM n",
+    audit: "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+        INSERT INTO audit_log (at, event, user_id, ip, user_agent, detail) \
+        SELECT $2 - $1 + i, CASE i % 2 WHEN 0 THEN 'registered' ELSE 'login_succeeded' END, \
+          printf('00000000-0000-7000-8000-%012x', i % $3), '127.0.0.1', 'authgate-bench', '' \
+        FROM n",
+    revocations: "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+        INSERT INTO revocations (kind, subject, data, expires_at, created_at, seq) \
+        SELECT 'session', printf('00000000-0000-7000-a000-%012x', i), '', $2 + 86400, $2, i + 1 \
+        FROM n",
+    revocation_seq: "UPDATE revocation_seq SET value = $1 WHERE id = 1",
+};
+
+const SCALE_POSTGRES: ScaleSql = ScaleSql {
+    users: "INSERT INTO users (user_id, email, email_lower, username, username_lower, \
+          password_hash, is_active, created_at) \
+        SELECT '00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'), \
+          'user' || i || '@bench.example', 'user' || i || '@bench.example', 'user' || i, \
+          'user' || i, $2, TRUE, $3 FROM generate_series(0, $1 - 1) AS i",
+    sessions: "INSERT INTO sessions (session_id, user_id, created_at, last_used_at, expires_at, \
+          idle_ttl, idle_expires_at, remember_me, user_agent, ip) \
+        SELECT '00000000-0000-7000-9000-' || lpad(to_hex(i), 12, '0'), \
+          '00000000-0000-7000-8000-' || lpad(to_hex(i % $3), 12, '0'), \
+          $2, $2, $2 + 2592000, 1209600, $2 + 1209600, FALSE, 'authgate-bench', '127.0.0.1' \
+        FROM generate_series(0, $1 - 1) AS i",
+    refresh_tokens: "INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) \
+        SELECT 'bench-seed-' || i, '00000000-0000-7000-9000-' || lpad(to_hex(i), 12, '0'), \
+          NULL, $2 FROM generate_series(0, $1 - 1) AS i",
+    audit: "INSERT INTO audit_log (at, event, user_id, ip, user_agent, detail) \
+        SELECT $2 - $1 + i, CASE i % 2 WHEN 0 THEN 'registered' ELSE 'login_succeeded' END, \
+          '00000000-0000-7000-8000-' || lpad(to_hex(i % $3), 12, '0'), '127.0.0.1', \
+          'authgate-bench', '' FROM generate_series(0, $1 - 1) AS i",
+    revocations: "INSERT INTO revocations (kind, subject, data, expires_at, created_at, seq) \
+        SELECT 'session', '00000000-0000-7000-a000-' || lpad(to_hex(i), 12, '0'), '', \
+          $2 + 86400, $2, i + 1 FROM generate_series(0, $1 - 1) AS i",
+    revocation_seq: "SELECT setval('revocation_seq', GREATEST($1, 1))",
+};
+
+macro_rules! seed_scale_with {
+    ($db:ty, $pool:expr, $sql:expr, $shape:expr, $hash:expr) => {{
+        let pool = $pool;
+        let (sql, shape) = ($sql, $shape);
+        let now = unix_now();
+        let users = shape.users as i64;
+        let mut tx = pool.begin().await?;
+        sqlx::query(sql.users)
+            .bind(users)
+            .bind($hash.to_owned())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let three = Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO users (user_id, email, email_lower, password_hash, is_active, created_at)              VALUES ($1, $2, $2, $3, TRUE, $4)",
+        )
+        .bind(&three)
+        .bind(THREE_ROLE_EMAIL)
+        .bind($hash.to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO user_roles (user_id, role_name) SELECT user_id, 'user' FROM users")
+            .execute(&mut *tx)
+            .await?;
+        for role in ["moderator", "admin"] {
+            sqlx::query("INSERT INTO user_roles (user_id, role_name) VALUES ($1, $2)")
+                .bind(&three)
+                .bind(role)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let sessions = (shape.users * shape.sessions_per_user) as i64;
+        sqlx::query(sql.sessions)
+            .bind(sessions)
+            .bind(now)
+            .bind(users)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql.refresh_tokens)
+            .bind(sessions)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql.audit)
+            .bind((shape.users * shape.audit_per_user) as i64)
+            .bind(now)
+            .bind(users)
+            .execute(&mut *tx)
+            .await?;
+        let revoked = shape.revoked_sessions as i64;
+        sqlx::query(sql.revocations)
+            .bind(revoked)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql.revocation_seq)
+            .bind(revoked)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Statistics, as a live database has them (autovacuum's, or SQLite's optimize).
+        sqlx::query("ANALYZE").execute(&pool).await?;
+        pool.close().await;
+    }};
+}
+
+/// Migrate, then seed a `--scale` database: `shape.users` users sharing `hash` (plus the
+/// three-role user, the admin that searches), each with the role `user`, their sessions with
+/// one refresh token each, their audit rows, and `shape.revoked_sessions` revoked sessions.
+pub async fn seed_scale(db: &BenchDb, shape: ScaleShape, hash: &str) -> anyhow::Result<()> {
+    let store = authgate::internals::connect(&db.url).await?;
+    store
+        .migrate()
+        .await
+        .context("applying migrations failed")?;
+    drop(store);
+    match db.backend {
+        Db::Sqlite => seed_scale_with!(
+            sqlx::Sqlite,
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(sqlite_options(&db.url)?.synchronous(SqliteSynchronous::Normal))
+                .await?,
+            SCALE_SQLITE,
+            shape,
+            hash
+        ),
+        Db::Postgres => seed_scale_with!(
+            sqlx::Postgres,
+            PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&db.url)
+                .await?,
+            SCALE_POSTGRES,
+            shape,
+            hash
+        ),
+    }
+    Ok(())
+}
+
+/// The database's size on disk: the SQLite file and its WAL, or `pg_database_size`.
+pub async fn size_bytes(db: &BenchDb) -> anyhow::Result<u64> {
+    match db.backend {
+        Db::Sqlite => {
+            let file = db.dir.join("authgate.db");
+            let mut total = std::fs::metadata(&file)?.len();
+            for extra in ["authgate.db-wal", "authgate.db-shm"] {
+                total += std::fs::metadata(db.dir.join(extra)).map_or(0, |m| m.len());
+            }
+            Ok(total)
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await?;
+            let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&mut conn)
+                .await?;
+            Ok(size as u64)
+        }
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

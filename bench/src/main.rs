@@ -19,6 +19,7 @@ mod machine;
 mod peers;
 mod report;
 mod run;
+mod scale;
 mod scenario;
 mod serve;
 mod svg;
@@ -110,6 +111,15 @@ pub struct RunArgs {
     /// the reason, when python3 or its venv module is missing.
     #[arg(long)]
     pub peers: bool,
+    /// Cost as data grows instead of the usual run: for each of `--scale-sizes`, a fresh
+    /// database seeded with that many users (sessions, audit rows, 100k revoked sessions),
+    /// login, /users/me, refresh, admin search and the revocation check; writes
+    /// `scale-<db>.json`, `.md` and `scale.svg`. `--smoke` makes the sizes 1,000 and 2,000.
+    #[arg(long)]
+    pub scale: bool,
+    /// The sizes `--scale` seeds (comma-separated user counts; 10000,100000,1000000 by default).
+    #[arg(long, value_delimiter = ',')]
+    pub scale_sizes: Vec<usize>,
     /// Where to write `<db>.json` and `<db>.svg` (default: bench/results/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -157,7 +167,11 @@ fn main() -> ExitCode {
                     args.import_users = args.import_users.min(2_000);
                     args.lag_revocations = args.lag_revocations.min(20);
                 }
-                run::run(args).await
+                if args.scale {
+                    scale::run(args).await
+                } else {
+                    run::run(args).await
+                }
             }
         }
     });

@@ -162,6 +162,36 @@ async fn list_users_pages_in_id_order_and_filters(s: Arc<dyn Store>) {
     })
     .await;
     assert_eq!(admins, [ids[1]]);
+    // A role filter pages and combines with the other filters like the plain list.
+    for id in [ids[3], ids[4]] {
+        s.set_roles(id, &["admin".into()]).await.unwrap();
+    }
+    let admin = |q: UserQuery| UserQuery {
+        role: Some("admin".into()),
+        ..q
+    };
+    let first_admins = page(admin(UserQuery {
+        limit: 2,
+        ..all.clone()
+    }))
+    .await;
+    assert_eq!(first_admins, [ids[1], ids[3]]);
+    let next_admins = page(admin(UserQuery {
+        limit: 2,
+        after: Some(first_admins[1]),
+        ..all.clone()
+    }))
+    .await;
+    assert_eq!(next_admins, [ids[4]]);
+    assert_eq!(page(admin(q("u_"))).await, [ids[4]]);
+    s.set_active(ids[3], false).await.unwrap();
+    let active_admins = page(admin(UserQuery {
+        active: Some(true),
+        ..all.clone()
+    }))
+    .await;
+    assert_eq!(active_admins, [ids[1], ids[4]]);
+    s.set_active(ids[3], true).await.unwrap();
     let inactive = page(UserQuery {
         active: Some(false),
         ..all.clone()

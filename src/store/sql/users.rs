@@ -226,25 +226,48 @@ macro_rules! user_store {
             }
 
             async fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
-                let rows = sqlx::query(
-                    "SELECT user_id, email, username, password_hash, is_active, email_verified, created_at, \
-                       last_login_at, last_activity_at \
-                     FROM users \
-                     WHERE ($1 IS NULL OR user_id > $1) \
-                       AND ($2 IS NULL OR email_lower LIKE $2 ESCAPE '\\' \
-                         OR username_lower LIKE $2 ESCAPE '\\') \
-                       AND ($3 IS NULL OR EXISTS (SELECT 1 FROM user_roles r \
-                         WHERE r.user_id = users.user_id AND r.role_name = $3)) \
-                       AND ($4 IS NULL OR is_active = $4) \
-                     ORDER BY user_id LIMIT $5",
-                )
-                .bind(q.after.map(|u| u.to_string()))
-                .bind(q.q.as_deref().map(like_pattern))
-                .bind(q.role.clone())
-                .bind(q.active)
-                .bind(q.limit)
-                .fetch_all(&self.pool)
-                .await?;
+                // Only the filters asked for are in the statement, so each form gets a plan of
+                // its own (a `$n IS NULL OR …` form makes both planners scan every user). With a
+                // role the page walks that role's members in id order (`user_roles_role_user`,
+                // migration 0012) instead of every user; `(user_id, role_name)` is the key of
+                // `user_roles`, so the join gives each user at most once.
+                let mut sql = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT u.user_id, u.email, u.username, u.password_hash, u.is_active, \
+                       u.email_verified, u.created_at, u.last_login_at, u.last_activity_at ",
+                );
+                let id = match &q.role {
+                    Some(role) => {
+                        sql.push(
+                            "FROM user_roles r JOIN users u ON u.user_id = r.user_id \
+                             WHERE r.role_name = ",
+                        );
+                        sql.push_bind(role.clone());
+                        "r.user_id"
+                    }
+                    None => {
+                        sql.push("FROM users u WHERE 1 = 1");
+                        "u.user_id"
+                    }
+                };
+                if let Some(after) = q.after {
+                    sql.push(format_args!(" AND {id} > "));
+                    sql.push_bind(after.to_string());
+                }
+                if let Some(text) = q.q.as_deref() {
+                    let pattern = like_pattern(text);
+                    sql.push(" AND (u.email_lower LIKE ");
+                    sql.push_bind(pattern.clone());
+                    sql.push(" ESCAPE '\\' OR u.username_lower LIKE ");
+                    sql.push_bind(pattern);
+                    sql.push(" ESCAPE '\\')");
+                }
+                if let Some(active) = q.active {
+                    sql.push(" AND u.is_active = ");
+                    sql.push_bind(active);
+                }
+                sql.push(format_args!(" ORDER BY {id} LIMIT "));
+                sql.push_bind(q.limit);
+                let rows = sql.build().fetch_all(&self.pool).await?;
                 // The page's roles in one query, not one per user (an export reads every page).
                 let mut roles = page_roles(&self.pool, &rows).await?;
                 rows.iter()
