@@ -360,7 +360,7 @@ fn check_cookie_request(auth: &AuthState, headers: &HeaderMap, session: Uuid) ->
     auth.check_csrf(session, presented)
 }
 
-/// A JSON object body that may also be left out (no bytes at all).
+/// A JSON object body that may also be left out (no bytes at all, or `null`).
 pub(crate) struct OptionalJson<T>(pub Option<T>);
 
 impl<S, T> FromRequest<S> for OptionalJson<T>
@@ -375,7 +375,8 @@ where
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|_| Error::PayloadTooLarge)?;
-        if bytes.is_empty() {
+        // No body, or a JSON `null` (what an OpenAPI optional body may be sent as).
+        if bytes.is_empty() || bytes.trim_ascii() == b"null" {
             return Ok(Self(None));
         }
         let req = Request::from_parts(parts, Body::from(bytes));
