@@ -63,6 +63,13 @@ impl Application {
             settings.public_url = Some(format!("http://{host}"));
         }
         let state = AuthState::from_settings_with_clock(&settings, clock).await?;
+        if !crate::http::cookie_security(&state).secure {
+            tracing::warn!(
+                "AUTHGATE_PUBLIC_URL is plain http on this machine (or unset): cookie sessions \
+                 are sent without Secure and without the __Host-/__Secure- name prefixes \
+                 (development only; set an https:// AUTHGATE_PUBLIC_URL in production)"
+            );
+        }
         if let Some((target, delivered)) = state.mail_transport() {
             if delivered {
                 tracing::info!("mail goes to {target}");

@@ -52,7 +52,10 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    pub refresh_token: String,
+    /// Absent when the login asked for `"transport": "cookie"`: the refresh token is then in
+    /// the HttpOnly `authgate_refresh` cookie instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Seconds until the refresh token expires if unused.
     pub refresh_expires_in: i64,
     /// Password logins only: proof of this login, to send as `device_token` with the next
@@ -68,7 +71,7 @@ impl From<TokenPair> for TokenResponse {
             access_token: t.access_token,
             token_type: "Bearer",
             expires_in: t.expires_in,
-            refresh_token: t.refresh_token,
+            refresh_token: Some(t.refresh_token),
             refresh_expires_in: t.refresh_expires_in,
             device_token: t.device_token,
         }
@@ -102,12 +105,47 @@ pub struct LoginRequest {
     /// failed attempts from other addresses caused do not apply.
     #[serde(default)]
     pub device_token: Option<String>,
+    /// Where the refresh token goes: `body` (the default) or `cookie`, for browser apps: an
+    /// HttpOnly cookie `authgate_refresh` scoped to `/auth/refresh` and `/auth/logout`, plus a
+    /// page-readable `authgate_csrf` cookie whose value those two then need in `X-CSRF-Token`
+    /// (names prefixed `__Secure-`/`__Host-` unless AUTHGATE_PUBLIC_URL is plain
+    /// `http://localhost`). A second-factor step at `POST /auth/mfa` ends the same way.
+    #[serde(default)]
+    pub transport: Transport,
 }
 
-/// `POST /auth/refresh`.
-#[derive(Deserialize, ToSchema)]
+/// How a login hands over the refresh token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Transport {
+    /// In the JSON answer (`refresh_token`).
+    #[default]
+    Body,
+    /// In an HttpOnly, SameSite=Strict cookie; the answer carries the access token only.
+    Cookie,
+}
+
+/// By hand, so that every wrong value (a number, null, another word) is the same 422 with a
+/// message that says what is allowed (serde_json reports a number for an enum as a syntax
+/// error, which would be a 400).
+impl<'de> Deserialize<'de> for Transport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) if s == "body" => Ok(Self::Body),
+            serde_json::Value::String(s) if s == "cookie" => Ok(Self::Cookie),
+            other => Err(serde::de::Error::custom(format!(
+                "transport must be \"body\" or \"cookie\", not {other}"
+            ))),
+        }
+    }
+}
+
+/// `POST /auth/refresh`. Empty (or no body at all) to refresh with the `authgate_refresh`
+/// cookie; a `refresh_token` here wins over a cookie sent along.
+#[derive(Deserialize, ToSchema, Default)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 /// `POST /auth/token` (form fields, RFC 6749). Shown for documentation; parsed by hand so that

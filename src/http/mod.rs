@@ -2,6 +2,7 @@
 //! middleware a standalone server wraps them in.
 
 pub(crate) mod client_ip;
+pub(crate) mod cookies;
 pub(crate) mod dto;
 pub(crate) mod dto_mfa;
 mod extract;
@@ -24,6 +25,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 pub use crate::service::CurrentUser;
+pub(crate) use cookies::cookie_security;
 pub use extract::{
     Admin, Moderator, RequireMfa, RequireRole, RoleLayer, RoleMarker, UserRole, require_mfa,
     require_role,

@@ -224,6 +224,22 @@ impl AuthState {
         remember_me: bool,
         client: ClientInfo,
     ) -> Result<TokenPair> {
+        self.password_login(login, password, device_token, remember_me, false, client)
+            .await
+    }
+
+    /// [`AuthState::login_with_device_token`]; `cookie_transport` marks the `mfa_token` of an
+    /// `mfa_required` answer, so the second step ends with the cookie too (see
+    /// `COOKIE_MFA_PREFIX`).
+    pub(crate) async fn password_login(
+        &self,
+        login: &str,
+        password: &str,
+        device_token: Option<&str>,
+        remember_me: bool,
+        cookie_transport: bool,
+        client: ClientInfo,
+    ) -> Result<TokenPair> {
         let user = self
             .check_credentials(login, password, device_token, &client)
             .await?;
@@ -234,7 +250,10 @@ impl AuthState {
         }
         // SECURITY: with a second factor on, the password only buys an mfa_token; the session
         // opens at POST /auth/mfa. Every path that checks a password ends here (R26).
-        if let Some(challenge) = self.mfa_challenge(&user, remember_me).await? {
+        if let Some(challenge) = self
+            .mfa_challenge(&user, remember_me, cookie_transport)
+            .await?
+        {
             return Err(Error::MfaRequired(Some(challenge)));
         }
         self.finish_login(&user, remember_me, client, false).await

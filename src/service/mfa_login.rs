@@ -26,6 +26,11 @@ use crate::token::{one_time, refresh, totp};
 pub(crate) const CHALLENGE_TTL: i64 = 300;
 /// Answers an `mfa_token` takes before it dies.
 const CHALLENGE_ATTEMPTS: i64 = 5;
+/// How the `mfa_token` of a login that asked for the cookie transport begins. The stored hash
+/// covers the whole token, prefix included, so the prefix cannot be added or removed: the
+/// transport is bound to the challenge like `remember_me`, without a column (plain tokens are
+/// base64url and never contain a '.').
+pub const COOKIE_MFA_PREFIX: &str = "c.";
 
 /// What answers the second-factor step.
 #[derive(Clone, Copy)]
@@ -62,13 +67,18 @@ impl AuthState {
         &self,
         user: &UserRecord,
         remember_me: bool,
+        cookie_transport: bool,
     ) -> Result<Option<MfaChallenge>> {
         let issuer = self.issuer()?;
         let factor = issuer.store.factor(user.id).await?;
         if factor.is_none_or(|f| f.confirmed_at.is_none()) {
             return Ok(None);
         }
-        let token = one_time::generate();
+        let token = if cookie_transport {
+            format!("{COOKIE_MFA_PREFIX}{}", one_time::generate())
+        } else {
+            one_time::generate()
+        };
         let now = self.clock().now();
         let challenge = NewChallenge {
             hash: self.challenge_hash(&token)?,

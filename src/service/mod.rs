@@ -39,7 +39,7 @@ pub use housekeeping::Housekeeping;
 pub use import::{ImportProgress, ImportReport, NoteKind};
 pub use keys::{KeyInfo, KeyStatus, PUBLISH_SECS};
 pub use mfa::{MfaConfirmed, MfaStatus, TotpEnrolment};
-pub use mfa_login::MfaAnswer;
+pub use mfa_login::{COOKIE_MFA_PREFIX, MfaAnswer};
 pub use remote::install_tls_provider;
 pub use remote_feed::RevocationFeed;
 pub use state::{AuthConfig, AuthState};

@@ -152,6 +152,9 @@ pub(crate) struct Recovery {
     pub require_verified_email: bool,
     /// Seconds sent mails stay in the outbox.
     pub mail_retention: i64,
+    /// AUTHGATE_CORS_ORIGINS: the browser origins cookie sessions accept requests from
+    /// (`Origin` check of the cookie refresh and logout); none without settings.
+    pub cors_origins: Vec<String>,
 }
 
 impl Recovery {
@@ -182,6 +185,7 @@ impl Recovery {
             verify_ttl: settings.verify_ttl,
             require_verified_email: settings.require_verified_email,
             mail_retention: settings.mail_retention,
+            cors_origins: settings.cors_origins.clone(),
         })
     }
 
@@ -204,6 +208,7 @@ impl Recovery {
             verify_ttl: 24 * 3600,
             require_verified_email: false,
             mail_retention: 7 * 86_400,
+            cors_origins: Vec::new(),
         })
     }
 }

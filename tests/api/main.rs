@@ -21,6 +21,7 @@ mod attacks_oversized;
 mod audit;
 mod audit_refusals;
 mod client_addresses;
+mod cookie_sessions;
 mod cors;
 mod devices;
 mod docs;

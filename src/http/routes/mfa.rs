@@ -2,12 +2,12 @@
 //! `/auth/mfa`. The rules are in `crate::service` (`mfa`, `mfa_login`).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::ClientInfo;
-use crate::http::dto::TokenResponse;
+use crate::http::dto::{TokenResponse, Transport};
 use crate::http::dto_mfa::{
     DisableTotpRequest, EnrolTotpRequest, MfaLoginRequest, RecoveryCodesResponse, TotpCodeRequest,
     TotpEnrolmentResponse,
@@ -15,8 +15,8 @@ use crate::http::dto_mfa::{
 use crate::http::extract::EnrollingUser;
 use crate::http::json::JsonObject;
 use crate::http::problem::Problem;
-use crate::http::routes::auth::no_store;
-use crate::service::{AuthState, CurrentUser, Error, MfaAnswer, Result};
+use crate::http::routes::auth::token_answer;
+use crate::service::{AuthState, COOKIE_MFA_PREFIX, CurrentUser, Error, MfaAnswer, Result};
 
 /// A body with secrets in it, never cached.
 fn secret_json(body: impl serde::Serialize) -> Response {
@@ -114,14 +114,17 @@ pub async fn disable_totp(
 /// The second step of a login: the `mfa_token` of the `mfa_required` answer and a code from
 /// the authenticator app (`code`) or a recovery code (`recovery_code`). The answer is the
 /// usual token pair, with `amr: ["pwd","otp"]` and `aal: 2` in the access token. An
-/// `mfa_token` takes 5 answers in its 5 minutes. **Required role:** none.
+/// `mfa_token` takes 5 answers in its 5 minutes. A login with `"transport": "cookie"` ends
+/// here the same way: the refresh token in the cookie, not in the answer.
+/// **Required role:** none.
 #[utoipa::path(post, path = "/auth/mfa", tag = "auth", request_body = MfaLoginRequest,
-    responses((status = 200, body = TokenResponse),
+    responses((status = 200, body = TokenResponse, description = "the tokens; for a cookie login without `refresh_token`, and with `Set-Cookie` for the refresh and CSRF cookies"),
               (status = 401, body = Problem, description = "`invalid_otp`: wrong or reused code; `invalid_mfa_token`: sign in with the password again"),
               (status = 429, body = Problem, description = "second factor locked after failed codes, or rate limit; see Retry-After")))]
 pub async fn mfa_login(
     State(auth): State<AuthState>,
     client: ClientInfo,
+    OriginalUri(uri): OriginalUri,
     JsonObject(req): JsonObject<MfaLoginRequest>,
 ) -> Result<Response> {
     let answer = match (&req.code, &req.recovery_code) {
@@ -135,5 +138,11 @@ pub async fn mfa_login(
         }
     };
     let tokens = auth.complete_mfa(&req.mfa_token, answer, client).await?;
-    Ok(no_store(tokens))
+    // The token was accepted, so its prefix is the one the login set (the hash covers it).
+    let transport = if req.mfa_token.trim().starts_with(COOKIE_MFA_PREFIX) {
+        Transport::Cookie
+    } else {
+        Transport::Body
+    };
+    token_answer(&auth, tokens, transport, uri.path())
 }
