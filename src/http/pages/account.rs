@@ -2,6 +2,7 @@
 //! two-factor enrolment, and the passkeys block (`account_passkeys.html`, the passkeys
 //! helper's include). Every form posts with the session's CSRF token ([`PageForm`]).
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
@@ -139,9 +140,10 @@ fn signed_out(auth: &AuthState, location: &str) -> Response {
 pub async fn account_page(
     State(auth): State<AuthState>,
     session: PageSession,
-    Query(query): Query<AccountQuery>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Response {
-    let notice = notice(query.done.as_deref());
+    let done = query.ok().and_then(|Query(q)| q.done);
+    let notice = notice(done.as_deref());
     account_view(&auth, &session, StatusCode::OK, "", &[], notice).await
 }
 

@@ -3,7 +3,7 @@
 //! (`/reset-password`, `/verify-email`).
 //!
 //! Server-rendered HTML that works without JavaScript (only the passkey parts script, by
-//! nonce). Every page is `no-store`, sends no referrer and has a strict CSP (see [`render`]).
+//! nonce). Every page is `no-store`, sends no referrer to other sites and has a strict CSP (see [`render`]).
 //! A signed-in browser holds a normal authgate session in cookies ([`session`]); every form
 //! carries a CSRF token and a foreign `Origin` is refused.
 

@@ -10,11 +10,11 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use minijinja::context;
+use minijinja::{Value, context};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::render::{outcome, render};
+use super::render;
 use crate::domain::ClientInfo;
 use crate::service::{AuthState, Error};
 
@@ -264,4 +264,28 @@ fn failure(auth: &AuthState, err: Error, invalid: &str) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+/// The link pages have a token in their URL: they send no referrer at all (the session pages
+/// send `same-origin`, so that browsers keep sending `Origin` with their forms).
+fn no_referrer(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn render(status: StatusCode, template: &str, ctx: Value) -> Response {
+    no_referrer(render::render(status, template, ctx))
+}
+
+fn outcome(
+    auth: &AuthState,
+    status: StatusCode,
+    kind: &str,
+    title: &str,
+    message: &str,
+) -> Response {
+    no_referrer(render::outcome(auth, status, kind, title, message))
 }

@@ -1,5 +1,5 @@
 //! Rendering the hosted pages: the compiled-in templates, the common layout, and the headers
-//! every page carries (a strict CSP, `no-store`, no referrer).
+//! every page carries (a strict CSP, `no-store`, no referrer to other sites).
 //!
 //! The stylesheet is inline and allowed by its hash. A page that needs JavaScript (the passkey
 //! parts) is rendered with [`render_with_scripts`]: its CSP then allows scripts carrying the
@@ -121,9 +121,11 @@ pub(crate) fn headers(response: &mut Response, nonce: Option<&str>) {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, csp(nonce));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Not `no-referrer`: with it, browsers send `Origin: null` on form posts, which the
+    // Origin check must refuse. `same-origin` still tells other sites nothing.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
 }
 

@@ -4,6 +4,7 @@
 //! per-address limits, lockout, device tokens, audit. A deactivated account is answered like a
 //! wrong password, as on the API.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -77,9 +78,11 @@ pub struct CsrfOnly {
 pub async fn signin_page(
     State(auth): State<AuthState>,
     session: Option<PageSession>,
-    Query(query): Query<SigninQuery>,
+    query: Result<Query<SigninQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    // An unreadable query (a repeated parameter, say) is no return_to, not an error.
+    let query = query.map_or(SigninQuery { return_to: None }, |Query(q)| q);
     let return_to = query
         .return_to
         .as_deref()
