@@ -176,6 +176,7 @@ async fn form_error(
     account_view(auth, session, status, section, &messages, None).await
 }
 
+#[allow(clippy::result_large_err)] // the error is the page to answer with
 fn client_or_page(
     auth: &AuthState,
     client: Result<ClientInfo, Error>,

@@ -46,6 +46,7 @@ pub struct PageSession {
 
 impl PageSession {
     /// `Ok` if `presented` is a CSRF token of this session; a 403 `csrf_failed` page if not.
+    #[allow(clippy::result_large_err)] // the error is the page to answer with, built once
     pub fn check_csrf(
         &self,
         auth: &AuthState,
@@ -373,7 +374,7 @@ pub fn signin_url(return_to: Option<&str>) -> String {
 
 /// What the cookies of a request amount to.
 enum Resolved {
-    Signed(PageSession),
+    Signed(Box<PageSession>),
     /// No usable session; the cookies to clear, if stale ones were sent.
     None(Vec<HeaderValue>),
 }
@@ -390,7 +391,9 @@ async fn resolve(parts: &mut Parts, auth: &AuthState) -> Result<Resolved, Error>
     let mut stale = false;
     if let Some(access) = cookie(&parts.headers, &names.access()) {
         match auth.authenticate(access).await {
-            Ok(user) => return signed(auth, user, remember_me).map(Resolved::Signed),
+            Ok(user) => {
+                return signed(auth, user, remember_me).map(|s| Resolved::Signed(Box::new(s)));
+            }
             Err(TokenError::RevocationsStale) => return Err(Error::Unavailable),
             // Ended or deactivated: the refresh token cannot help, so do not try it.
             Err(TokenError::Revoked | TokenError::Deactivated) => {
@@ -420,7 +423,7 @@ async fn resolve(parts: &mut Parts, auth: &AuthState) -> Result<Resolved, Error>
         Err(_) => return Ok(Resolved::None(cleared_cookies(auth))),
     };
     PendingCookies::push(parts, session_cookies(auth, &tokens, remember_me));
-    signed(auth, user, remember_me).map(Resolved::Signed)
+    signed(auth, user, remember_me).map(|s| Resolved::Signed(Box::new(s)))
 }
 
 fn signed(auth: &AuthState, user: CurrentUser, remember_me: bool) -> Result<PageSession, Error> {
@@ -454,7 +457,7 @@ where
         check_origin(&auth, &parts.method, &parts.headers)
             .map_err(|e| PageRejection::error(&auth, e))?;
         match resolve(parts, &auth).await {
-            Ok(Resolved::Signed(session)) => Ok(session),
+            Ok(Resolved::Signed(session)) => Ok(*session),
             Ok(Resolved::None(clear)) => {
                 let mut response = see_other(&signin_url(return_path(parts).as_deref()));
                 for c in clear {
@@ -483,7 +486,7 @@ where
         check_origin(&auth, &parts.method, &parts.headers)
             .map_err(|e| PageRejection::error(&auth, e))?;
         match resolve(parts, &auth).await {
-            Ok(Resolved::Signed(session)) => Ok(Some(session)),
+            Ok(Resolved::Signed(session)) => Ok(Some(*session)),
             Ok(Resolved::None(clear)) => {
                 PendingCookies::push(parts, clear);
                 Ok(None)
