@@ -564,16 +564,20 @@ impl<S, T> FromRequest<S> for PageForm<T>
 where
     AuthState: FromRef<S>,
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Send,
 {
     type Rejection = PageRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let auth = AuthState::from_ref(state);
         let (mut parts, body) = request.into_parts();
+        // A foreign Origin first, then the form (415/400 for one that is no form of ours, with
+        // or without a session), then the session, then its token.
+        check_origin(&auth, &parts.method, &parts.headers)
+            .map_err(|e| PageRejection::error(&auth, e))?;
+        let (csrf, form) = read_form::<T>(&auth, &parts.headers, body).await?;
         let session =
             <PageSession as FromRequestParts<S>>::from_request_parts(&mut parts, state).await?;
-        let (csrf, form) = read_form::<T>(&auth, &parts.headers, body).await?;
         session.check_csrf(&auth, csrf.as_deref())?;
         Ok(Self { session, form })
     }
