@@ -241,10 +241,11 @@ async fn security_headers(req: Request, next: Next, hsts: Option<HeaderValue>) -
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // The hosted pages set their own (`same-origin`: with `no-referrer`, browsers post forms
+    // with `Origin: null`); everything else sends none.
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let csp = if docs { DOCS_CSP } else { API_CSP };
     headers

@@ -4,7 +4,9 @@
 # Needs /usr/bin/chromium and node; .ci/run installs both if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
-[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
+for dep in playwright-core axe-core otpauth; do
+  [ -d "node_modules/$dep" ] || { npm ci --no-audit --no-fund --silent; break; }
+done
 data=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 cargo build --quiet --bin authgate
@@ -20,3 +22,7 @@ node swagger.mjs "$base" swagger "swagger ui password" "${SCREENSHOT_DIR:-$data}
 # The mailed links: verification and password reset through authgate's own pages, with the mail
 # read off a real SMTP receiver (tests/browser/recovery.mjs starts both it and the server).
 node recovery.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
+
+# The hosted pages: sign up → verify from the mail → sign in → enrol TOTP → sign out → sign in
+# with password + code; a cross-origin form refused; nothing loaded from outside; axe-core clean.
+node journey.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
