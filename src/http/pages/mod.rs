@@ -5,6 +5,8 @@
 //! nothing. Every page is `no-store`, sends no referrer (the token is in its URL) and has a CSP
 //! that allows only its own inline stylesheet (by hash) and posting to this origin.
 
+pub(crate) mod admin;
+
 use std::sync::LazyLock;
 
 use axum::Form;
