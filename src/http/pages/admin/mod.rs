@@ -142,6 +142,9 @@ pub struct ConsoleUsersQuery {
     /// The next-page cursor of the previous page.
     #[param(required = false)]
     after: Option<String>,
+    /// Users a page, 1 to 100 (default 50).
+    #[param(required = false)]
+    limit: Option<String>,
 }
 
 /// The users table: search, role and status filters, 50 users a page in sign-up order, pages
@@ -191,8 +194,15 @@ pub async fn users_table(
             Some("false") => Some(false),
             Some(_) => return Err(Error::field("active", "choose active, deactivated or any")),
         };
+        let limit = match filters.limit.as_deref() {
+            None | Some("") => None,
+            Some(l) => Some(
+                l.parse::<i64>()
+                    .map_err(|_| Error::field("limit", "must be between 1 and 100"))?,
+            ),
+        };
         let (query, limit) = api::user_query(UserListQuery {
-            limit: None,
+            limit,
             after: filters.after.clone(),
             q: filters.q.clone(),
             role: filters.role.clone(),
@@ -225,6 +235,7 @@ pub async fn users_table(
     let q = filters.q.as_deref().unwrap_or_default();
     let role = filters.role.as_deref().unwrap_or_default();
     let active = filters.active.as_deref().unwrap_or_default();
+    let per_page = filters.limit.as_deref().unwrap_or_default();
     let next = next.map(|after| {
         format!(
             "/admin?{}",
@@ -232,6 +243,7 @@ pub async fn users_table(
                 ("q", q),
                 ("role", role),
                 ("active", active),
+                ("limit", per_page),
                 ("after", &after)
             ])
         )
@@ -239,7 +251,12 @@ pub async fn users_table(
     let first = filters.after.as_deref().filter(|a| !a.is_empty()).map(|_| {
         format!(
             "/admin?{}",
-            query_string(&[("q", q), ("role", role), ("active", active)])
+            query_string(&[
+                ("q", q),
+                ("role", role),
+                ("active", active),
+                ("limit", per_page)
+            ])
         )
     });
     view::render(
