@@ -44,7 +44,7 @@ use routes::{admin, auth, feed, meta, mfa, recovery, users};
          (name = "admin", description = "User and role management"),
          (name = "discovery", description = "Keys and metadata for verifying our tokens"),
          (name = "health", description = "Liveness and readiness"),
-         (name = "pages", description = "HTML pages for the links authgate mails (no JavaScript needed)"))
+         (name = "pages", description = "Hosted HTML pages: sign-in, sign-up, account, and the links authgate mails (no JavaScript needed but for passkeys)"))
 )]
 struct ApiDoc;
 
@@ -131,13 +131,36 @@ where
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(
-            pages::reset_password_page,
-            pages::reset_password_submit
+            pages::recovery::reset_password_page,
+            pages::recovery::reset_password_submit
         ))
         .routes(routes!(
-            pages::verify_email_page,
-            pages::verify_email_submit
+            pages::recovery::verify_email_page,
+            pages::recovery::verify_email_submit
         ))
+        .routes(routes!(
+            pages::signin::signin_page,
+            pages::signin::signin_submit
+        ))
+        .routes(routes!(pages::signin::signin_mfa_submit))
+        .routes(routes!(pages::signin::signout))
+        .routes(routes!(
+            pages::signup::signup_page,
+            pages::signup::signup_submit
+        ))
+        .routes(routes!(
+            pages::signup::forgot_password_page,
+            pages::signup::forgot_password_submit
+        ))
+        .routes(routes!(pages::account::account_page))
+        .routes(routes!(pages::account::profile_submit))
+        .routes(routes!(pages::account::password_submit))
+        .routes(routes!(pages::account::email_submit))
+        .routes(routes!(pages::account::end_device))
+        .routes(routes!(pages::account::end_all_devices))
+        .routes(routes!(pages::account::mfa_enrol))
+        .routes(routes!(pages::account::mfa_confirm))
+        .routes(routes!(pages::account::mfa_disable))
         .merge(pages::admin::routes())
 }
 
@@ -148,7 +171,11 @@ where
     AuthState: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    api::<S>().split_for_parts().0
+    api::<S>()
+        .split_for_parts()
+        .0
+        // The hosted pages' refreshed sessions set their cookies through this (see pages::session).
+        .layer(axum::middleware::from_fn(pages::session::pending_cookies))
 }
 
 /// The OpenAPI document of [`router`].

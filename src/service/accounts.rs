@@ -42,6 +42,27 @@ impl AuthState {
             .map_or(8, |issuer| issuer.cfg.min_password_length)
     }
 
+    /// The base URL of authgate's own pages (AUTHGATE_PUBLIC_URL, else the issuer), without a
+    /// trailing slash.
+    pub fn public_url(&self) -> &str {
+        self.issuer().map_or("", |issuer| {
+            issuer.recovery.public_url.trim_end_matches('/')
+        })
+    }
+
+    /// AUTHGATE_CORS_ORIGINS, which the hosted pages trust next to [`AuthState::public_url`].
+    pub fn cors_origins(&self) -> &[String] {
+        self.issuer()
+            .map_or(&[], |issuer| issuer.recovery.cors_origins.as_slice())
+    }
+
+    /// Seconds an access token lives and a remember-me session lasts (the pages' cookie ages).
+    pub fn session_lifetimes(&self) -> (i64, i64) {
+        self.issuer().map_or((0, 0), |issuer| {
+            (issuer.cfg.access_ttl, issuer.cfg.remember_me_ttl)
+        })
+    }
+
     /// Create an account with the `user` role and enqueue its verification mail (in the same
     /// transaction). Input is validated field by field (422 with every problem at once); a
     /// taken username is 409, and so is a taken e-mail unless AUTHGATE_REQUIRE_VERIFIED_EMAIL

@@ -182,12 +182,6 @@ impl AuthState {
         Ok(())
     }
 
-    /// The base of authgate's own links (AUTHGATE_PUBLIC_URL, or the issuer), for the pages'
-    /// same-origin check; `None` for a verify-only state.
-    pub(crate) fn public_url(&self) -> Option<&str> {
-        self.issuer().ok().map(|i| i.recovery.public_url.as_str())
-    }
-
     /// All roles.
     pub(crate) async fn roles(&self) -> Result<Vec<RoleRecord>> {
         Ok(self.issuer()?.store.list_roles().await?)

@@ -146,6 +146,8 @@ pub(crate) struct Recovery {
     pub links: Links,
     /// The base of authgate's own links (the sign-up notice points at it).
     pub public_url: String,
+    /// AUTHGATE_CORS_ORIGINS: origins the hosted pages also trust (`Origin` checks, `return_to`).
+    pub cors_origins: Vec<String>,
     pub reset_ttl: i64,
     pub verify_ttl: i64,
     /// Refuse logins of unverified accounts; answer taken addresses at registration like new.
@@ -178,6 +180,7 @@ impl Recovery {
             mailer,
             links,
             public_url,
+            cors_origins: settings.cors_origins.clone(),
             reset_ttl: settings.reset_ttl,
             verify_ttl: settings.verify_ttl,
             require_verified_email: settings.require_verified_email,
@@ -200,6 +203,7 @@ impl Recovery {
             mailer,
             links: Links::new(issuer, None, None)?,
             public_url: issuer.to_owned(),
+            cors_origins: Vec::new(),
             reset_ttl: 30 * 60,
             verify_ttl: 24 * 3600,
             require_verified_email: false,

@@ -8,31 +8,73 @@ use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-/// A browser with a page session: its cookie, sent with every request (the test client
-/// follows no redirects, so each answer is looked at).
+/// A browser: a cookie jar of its own, sent with every request (the test client follows no
+/// redirects, so each answer is looked at).
 struct Console<'a> {
     app: &'a TestApp,
-    cookie: String,
+    jar: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl<'a> Console<'a> {
-    /// The page session of a signed-in account.
-    // (The page session's access cookie; `/signin` sets it in the browser.)
-    fn of(app: &'a TestApp, tokens: &Tokens) -> Self {
+    /// A browser without cookies.
+    fn new(app: &'a TestApp) -> Self {
         Self {
             app,
-            cookie: format!("authgate_page_access={}", tokens.access),
+            jar: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A browser signed in as `user` through the sign-in page (`/signin`).
+    async fn sign_in(app: &'a TestApp, user: &TestUser) -> Self {
+        let console = Self::new(app);
+        let csrf = console.csrf("/signin").await;
+        let resp = console
+            .post(
+                "/signin",
+                &[
+                    ("csrf_token", &csrf),
+                    ("login", &user.email),
+                    ("password", &user.password),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "sign-in");
+        console
+    }
+
+    fn cookie_header(&self) -> String {
+        let jar = self.jar.lock().unwrap();
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Keep the cookies an answer sets (and drop the ones it expires).
+    fn keep(&self, resp: &Response) {
+        let mut jar = self.jar.lock().unwrap();
+        for set in resp.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            jar.retain(|(k, _)| k != name);
+            if !attrs.to_ascii_lowercase().contains("max-age=0") {
+                jar.push((name.to_owned(), value.to_owned()));
+            }
         }
     }
 
     async fn get(&self, path: &str) -> Response {
-        self.app
+        let resp = self
+            .app
             .client
             .get(self.app.url(path))
-            .header(COOKIE, &self.cookie)
+            .header(COOKIE, self.cookie_header())
             .send()
             .await
-            .expect("GET")
+            .expect("GET");
+        self.keep(&resp);
+        resp
     }
 
     /// The page's text, expecting `status`.
@@ -67,13 +109,15 @@ impl<'a> Console<'a> {
             .app
             .client
             .post(self.app.url(path))
-            .header(COOKIE, &self.cookie)
+            .header(COOKIE, self.cookie_header())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form(pairs));
         if let Some(origin) = origin {
             req = req.header(ORIGIN, origin);
         }
-        req.send().await.expect("POST")
+        let resp = req.send().await.expect("POST");
+        self.keep(&resp);
+        resp
     }
 }
 
@@ -91,12 +135,10 @@ fn unescape(v: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The error code a console error page shows.
+/// The error code an error page shows (`data-code` of its alert).
 async fn page_code(resp: Response) -> String {
     let html = resp.text().await.expect("text");
-    value_after(&html, r#"<code id="error-code">"#)
-        .and_then(|v| v.split('<').next().map(str::to_owned))
-        .unwrap_or_default()
+    value_after(&html, r#"data-code=""#).unwrap_or_default()
 }
 
 /// Expect a 303 to the user's page with `done`.
@@ -127,13 +169,13 @@ both!(
     an_admin_lists_searches_filters_and_pages_users,
     |app| async move {
         // Arrange
-        let (admin, admin_tokens) = app.user_with_roles(&["admin"]).await;
+        let (admin, _) = app.user_with_roles(&["admin"]).await;
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(register_as(&app, &format!("findme-{i}@example.com"), None).await);
         }
         let other = register_as(&app, "someone-else@example.com", Some("findme_user")).await;
-        let console = Console::of(&app, &admin_tokens);
+        let console = Console::sign_in(&app, &admin).await;
         // Act
         let found = console.page("/admin?q=FINDME", StatusCode::OK).await;
         let admins = console.page("/admin?role=admin", StatusCode::OK).await;
@@ -199,10 +241,10 @@ both!(
     an_admin_deactivates_a_user_whose_next_call_is_refused,
     |app| async move {
         // Arrange
-        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        let (admin_user, admin) = app.user_with_roles(&["admin"]).await;
         let admin_id = app.user_id(&admin.access).await;
         let (_, victim, id) = plain_user(&app).await;
-        let console = Console::of(&app, &admin);
+        let console = Console::sign_in(&app, &admin_user).await;
         let path = format!("/admin/console/users/{id}");
         let csrf = console.csrf(&path).await;
         // Act
@@ -257,7 +299,7 @@ both!(
     ],
     |app| async move {
         // Arrange
-        let (_, admin) = app.user_with_roles(&["admin"]).await;
+        let (admin_user, admin) = app.user_with_roles(&["admin"]).await;
         let admin_id = app.user_id(&admin.access).await;
         let (user, _, id) = plain_user(&app).await;
         for _ in 0..3 {
@@ -268,7 +310,7 @@ both!(
             StatusCode::OK
         );
         let mfa = app.mfa_user().await;
-        let console = Console::of(&app, &admin);
+        let console = Console::sign_in(&app, &admin_user).await;
         let csrf = console.csrf(&format!("/admin/console/users/{id}")).await;
         let mfa_page = console
             .page(&format!("/admin/console/users/{}", mfa.id), StatusCode::OK)
@@ -336,12 +378,12 @@ both!(
 // refresh tokens are refused at once, the user's other session lives, the audit names the admin.
 both!(an_admin_revokes_one_session_of_a_user, |app| async move {
     // Arrange
-    let (_, admin) = app.user_with_roles(&["admin"]).await;
+    let (admin_user, admin) = app.user_with_roles(&["admin"]).await;
     let admin_id = app.user_id(&admin.access).await;
     let (user, first, id) = plain_user(&app).await;
     let second = app.login_ok(&user).await;
     let sid = claims_of(&first.access)["sid"].as_str().unwrap().to_owned();
-    let console = Console::of(&app, &admin);
+    let console = Console::sign_in(&app, &admin_user).await;
     let path = format!("/admin/console/users/{id}");
     let page = console.page(&path, StatusCode::OK).await;
     let csrf = value_after(&page, r#"name="csrf_token" value=""#).unwrap();
@@ -399,9 +441,9 @@ both!(
         // Arrange
         let (admin_user, admin) = app.user_with_roles(&["admin"]).await;
         let admin_id = app.user_id(&admin.access).await;
-        let (_, moderator) = app.user_with_roles(&["moderator"]).await;
+        let (moderator_user, _) = app.user_with_roles(&["moderator"]).await;
         let (user, _, id) = plain_user(&app).await;
-        let console = Console::of(&app, &moderator);
+        let console = Console::sign_in(&app, &moderator_user).await;
         // Act
         let page = console
             .page(&format!("/admin/console/users/{id}"), StatusCode::OK)
@@ -482,12 +524,9 @@ both!(
     a_plain_user_gets_403_and_no_session_goes_to_signin,
     |app| async move {
         // Arrange
-        let (_, tokens, id) = plain_user(&app).await;
-        let console = Console::of(&app, &tokens);
-        let nobody = Console {
-            app: &app,
-            cookie: String::new(),
-        };
+        let (tokens_user, tokens, id) = plain_user(&app).await;
+        let console = Console::sign_in(&app, &tokens_user).await;
+        let nobody = Console::new(&app);
         // Act
         let table = console.get("/admin").await;
         let user_page = console.get(&format!("/admin/console/users/{id}")).await;
@@ -528,13 +567,16 @@ both!(
     a_post_without_csrf_or_from_elsewhere_is_refused,
     |app| async move {
         // Arrange
-        let (_, admin) = app.user_with_roles(&["admin"]).await;
-        let (_, other_admin) = app.user_with_roles(&["admin"]).await;
+        let (admin_user, _) = app.user_with_roles(&["admin"]).await;
+        let (other_admin_user, _) = app.user_with_roles(&["admin"]).await;
         let (_, victim, id) = plain_user(&app).await;
-        let console = Console::of(&app, &admin);
+        let console = Console::sign_in(&app, &admin_user).await;
         let path = format!("/admin/console/users/{id}");
         let csrf = console.csrf(&path).await;
-        let foreign = Console::of(&app, &other_admin).csrf(&path).await;
+        let foreign = Console::sign_in(&app, &other_admin_user)
+            .await
+            .csrf(&path)
+            .await;
         let action = format!("{path}/active");
         // Act
         let missing = console.post(&action, &[("is_active", "false")]).await;

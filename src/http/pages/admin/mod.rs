@@ -11,7 +11,6 @@
 //!   `POST /admin/console/users/{id}/sessions/{session}/revoke`;
 //! - `GET /admin/console/audit`: the audit log with filters (type, user, time range).
 
-mod session_shim;
 mod view;
 
 use std::collections::HashMap;
@@ -19,7 +18,7 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{FromRef, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -34,8 +33,7 @@ use crate::http::routes::admin as api;
 use crate::http::{Admin, Moderator, RoleMarker};
 use crate::service::{AuthState, CurrentUser, Error, EventKind, Result, User, UserChanges};
 
-/// The page session (see the module `session_shim`: temporary until `pages` lands).
-pub use session_shim::PageSession;
+use crate::http::pages::session::PageSession;
 
 /// The console's routes, documented under the `pages` tag.
 pub(crate) fn routes<S>() -> OpenApiRouter<S>
@@ -109,7 +107,7 @@ fn nav(session: &PageSession, here: &str) -> Value {
 
 /// A 403 page for a caller without the role the page needs.
 fn forbidden(auth: &AuthState, session: &PageSession, why: &'static str) -> Response {
-    view::error_page(auth, nav(session, ""), Error::Forbidden(why))
+    view::error_page(auth, session, nav(session, ""), Error::Forbidden(why))
 }
 
 /// The query string of `pairs`, the empty ones left out.
@@ -170,6 +168,7 @@ pub async fn users_table(
     let Ok(Query(filters)) = query else {
         return view::error_page(
             &auth,
+            &session,
             nav(&session, "users"),
             Error::BadRequest("the filters could not be read; use the form".into()),
         );
@@ -177,7 +176,7 @@ pub async fn users_table(
     let roles: Vec<String> = if may::<Admin>(&session.user) {
         match auth.roles().await {
             Ok(roles) => roles.into_iter().map(|r| r.name).collect(),
-            Err(e) => return view::error_page(&auth, nav(&session, "users"), e),
+            Err(e) => return view::error_page(&auth, &session, nav(&session, "users"), e),
         }
     } else {
         Vec::new()
@@ -212,7 +211,12 @@ pub async fn users_table(
     }
     .await;
     let (users, next, status, error) = match page {
-        Ok((users, next)) => (users, next, StatusCode::OK, None),
+        Ok((users, next)) => (
+            users.into_iter().map(UserView::from).collect::<Vec<_>>(),
+            next,
+            StatusCode::OK,
+            None,
+        ),
         Err(e @ (Error::Validation(_) | Error::BadRequest(_))) => {
             let message = match &e {
                 Error::Validation(fields) => fields
@@ -230,7 +234,7 @@ pub async fn users_table(
                 Some(message),
             )
         }
-        Err(e) => return view::error_page(&auth, nav(&session, "users"), e),
+        Err(e) => return view::error_page(&auth, &session, nav(&session, "users"), e),
     };
     let q = filters.q.as_deref().unwrap_or_default();
     let role = filters.role.as_deref().unwrap_or_default();
@@ -261,6 +265,7 @@ pub async fn users_table(
     });
     view::render(
         &auth,
+        &session,
         status,
         "admin/users.html",
         context! {
@@ -321,15 +326,45 @@ pub async fn user_page(
     let done = done.ok().and_then(|Query(d)| d.done);
     match show_user(&auth, &session, &id, done.as_deref()).await {
         Ok(response) => response,
-        Err(e) => view::error_page(&auth, nav(&session, "users"), e),
+        Err(e) => view::error_page(&auth, &session, nav(&session, "users"), e),
+    }
+}
+
+/// A user as the console shows them (times in words).
+#[derive(Serialize)]
+struct UserView {
+    id: Uuid,
+    email: String,
+    username: Option<String>,
+    roles: Vec<String>,
+    is_active: bool,
+    email_verified: bool,
+    created_at: String,
+    last_login_at: String,
+    last_activity_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            roles: u.roles,
+            is_active: u.is_active,
+            email_verified: u.email_verified,
+            created_at: view::when(Some(u.created_at)),
+            last_login_at: view::when(u.last_login_at),
+            last_activity_at: view::when(u.last_activity_at),
+        }
     }
 }
 
 #[derive(Serialize)]
 struct SessionRow {
     id: Uuid,
-    created_at: i64,
-    last_used_at: i64,
+    created_at: String,
+    last_used_at: String,
     ip: Option<String>,
     user_agent: Option<String>,
     current: bool,
@@ -352,8 +387,8 @@ async fn show_user(
             .map(|s| SessionRow {
                 current: s.id == session.session,
                 id: s.id,
-                created_at: s.created_at,
-                last_used_at: s.last_used_at,
+                created_at: view::when(Some(s.created_at)),
+                last_used_at: view::when(Some(s.last_used_at)),
                 ip: s.ip,
                 user_agent: s.user_agent,
             })
@@ -366,11 +401,12 @@ async fn show_user(
     };
     Ok(view::render(
         auth,
+        session,
         StatusCode::OK,
         "admin/user.html",
         context! {
             nav => nav(session, "users"),
-            user, can, sessions, mfa, all_roles,
+            user => UserView::from(user), can, sessions, mfa, all_roles,
             csrf => session.csrf.clone(),
             done => done_message(done),
         },
@@ -412,47 +448,17 @@ pub struct RolesForm {
 
 type RawForm = std::result::Result<Form<Vec<(String, String)>>, FormRejection>;
 
-/// Is `origin` one this server answers as: AUTHGATE_PUBLIC_URL's, or the `Host` the request
-/// was sent to?
-fn origin_allowed(auth: &AuthState, headers: &HeaderMap, origin: &str) -> bool {
-    let origin_of = |u: &str| {
-        url::Url::parse(u)
-            .ok()
-            .map(|u| u.origin().ascii_serialization())
-    };
-    let Some(presented) = origin_of(origin) else {
-        return false;
-    };
-    if auth.public_url().and_then(origin_of).as_deref() == Some(presented.as_str()) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    host.is_some_and(|host| {
-        [format!("http://{host}"), format!("https://{host}")]
-            .iter()
-            .filter_map(|u| origin_of(u))
-            .any(|own| own == presented)
-    })
-}
-
-/// The checks every console POST passes before it does anything: the role to use the console,
-/// a same-origin `Origin` (when sent), a readable form, the session's CSRF token. The form's
+/// The checks every console POST passes before it does anything (after the page session's own:
+/// a same-origin `Origin` when one is sent): a readable form, the session's CSRF token, the role
+/// to use the console. The form's
 /// fields on success, the page to answer otherwise.
 fn accept_post(
     auth: &AuthState,
     session: &PageSession,
-    headers: &HeaderMap,
     form: RawForm,
 ) -> std::result::Result<Vec<(String, String)>, Response> {
-    let refuse = |e| view::error_page(auth, nav(session, "users"), e);
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !origin_allowed(auth, headers, origin) {
-            return Err(refuse(Error::CsrfFailed(
-                "the form was sent from another site; open the console here and try again",
-            )));
-        }
-    }
+    // A foreign `Origin` was refused already by the page session's extractor (403 csrf_failed).
+    let refuse = |e| view::error_page(auth, session, nav(session, "users"), e);
     let fields = match form {
         Ok(Form(fields)) => fields,
         Err(rejection) => {
@@ -499,24 +505,18 @@ fn back_to_user(id: Uuid, done: &str) -> Response {
 }
 
 /// Run an action after [`accept_post`], answering its 303 or its error page.
-async fn act<F, Fut>(
-    auth: &AuthState,
-    session: &PageSession,
-    headers: &HeaderMap,
-    form: RawForm,
-    action: F,
-) -> Response
+async fn act<F, Fut>(auth: &AuthState, session: &PageSession, form: RawForm, action: F) -> Response
 where
     F: FnOnce(Vec<(String, String)>) -> Fut,
     Fut: Future<Output = Result<Response>>,
 {
-    let fields = match accept_post(auth, session, headers, form) {
+    let fields = match accept_post(auth, session, form) {
         Ok(fields) => fields,
         Err(page) => return page,
     };
     match action(fields).await {
         Ok(response) => response,
-        Err(e) => view::error_page(auth, nav(session, "users"), e),
+        Err(e) => view::error_page(auth, session, nav(session, "users"), e),
     }
 }
 
@@ -552,12 +552,11 @@ pub async fn set_active(
     State(auth): State<AuthState>,
     session: PageSession,
     client: ClientInfo,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: RawForm,
 ) -> Response {
     let (auth, session) = (&auth, &session);
-    act(auth, session, &headers, form, |fields| async move {
+    act(auth, session, form, |fields| async move {
         require::<Moderator>(&session.user)?;
         let id = api::user_id(&id)?;
         let active = match field(&fields, "is_active") {
@@ -607,12 +606,11 @@ pub async fn set_roles(
     State(auth): State<AuthState>,
     session: PageSession,
     client: ClientInfo,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: RawForm,
 ) -> Response {
     let (auth, session) = (&auth, &session);
-    act(auth, session, &headers, form, |fields| async move {
+    act(auth, session, form, |fields| async move {
         require::<Admin>(&session.user)?;
         let id = api::user_id(&id)?;
         let roles: Vec<String> = fields
@@ -651,12 +649,11 @@ pub async fn unlock(
     State(auth): State<AuthState>,
     session: PageSession,
     client: ClientInfo,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: RawForm,
 ) -> Response {
     let (auth, session) = (&auth, &session);
-    act(auth, session, &headers, form, |_| async move {
+    act(auth, session, form, |_| async move {
         require::<Admin>(&session.user)?;
         let id = api::user_id(&id)?;
         auth.unlock_user(id, &api::actor(&session.user, client))
@@ -687,12 +684,11 @@ pub async fn reset_mfa(
     State(auth): State<AuthState>,
     session: PageSession,
     client: ClientInfo,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: RawForm,
 ) -> Response {
     let (auth, session) = (&auth, &session);
-    act(auth, session, &headers, form, |_| async move {
+    act(auth, session, form, |_| async move {
         require::<Admin>(&session.user)?;
         let id = api::user_id(&id)?;
         api::not_own_mfa(id, &session.user)?;
@@ -723,12 +719,11 @@ pub async fn send_reset(
     State(auth): State<AuthState>,
     session: PageSession,
     client: ClientInfo,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: RawForm,
 ) -> Response {
     let (auth, session) = (&auth, &session);
-    act(auth, session, &headers, form, |_| async move {
+    act(auth, session, form, |_| async move {
         require::<Admin>(&session.user)?;
         let id = api::user_id(&id)?;
         auth.send_reset(id, &api::actor(&session.user, client))
@@ -759,12 +754,11 @@ pub async fn revoke_session(
     State(auth): State<AuthState>,
     session: PageSession,
     client: ClientInfo,
-    headers: HeaderMap,
     Path((id, sid)): Path<(String, String)>,
     form: RawForm,
 ) -> Response {
     let (auth, session) = (&auth, &session);
-    act(auth, session, &headers, form, |_| async move {
+    act(auth, session, form, |_| async move {
         require::<Admin>(&session.user)?;
         let id = api::user_id(&id)?;
         let sid = Uuid::parse_str(&sid).map_err(|_| Error::NotFound("session"))?;
@@ -848,7 +842,7 @@ fn parse_time(field: &str, value: Option<&str>, end: bool) -> Result<Option<i64>
 #[derive(Serialize)]
 struct EventRow {
     seq: i64,
-    at: i64,
+    at: String,
     kind: String,
     user_id: Option<Uuid>,
     user_label: String,
@@ -882,6 +876,7 @@ pub async fn audit_page(
     let Ok(Query(filters)) = query else {
         return view::error_page(
             &auth,
+            &session,
             nav(&session, "audit"),
             Error::BadRequest("the filters could not be read; use the form".into()),
         );
@@ -933,7 +928,7 @@ pub async fn audit_page(
             .into_iter()
             .map(|r| EventRow {
                 seq: r.seq,
-                at: r.event.at,
+                at: view::when(Some(r.event.at)),
                 user_label: label(r.event.user_id),
                 actor_label: label(r.event.actor_id),
                 kind: r.event.event,
@@ -961,7 +956,7 @@ pub async fn audit_page(
                     .join(" "),
             ),
         ),
-        Err(e) => return view::error_page(&auth, nav(&session, "audit"), e),
+        Err(e) => return view::error_page(&auth, &session, nav(&session, "audit"), e),
     };
     let kind = filters.kind.as_deref().unwrap_or_default();
     let user = filters.user.as_deref().unwrap_or_default();
@@ -988,6 +983,7 @@ pub async fn audit_page(
     let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
     view::render(
         &auth,
+        &session,
         status,
         "admin/audit.html",
         context! {
