@@ -456,9 +456,9 @@ fn accept_post(
     auth: &AuthState,
     session: &PageSession,
     form: RawForm,
-) -> std::result::Result<Vec<(String, String)>, Response> {
+) -> std::result::Result<Vec<(String, String)>, Box<Response>> {
     // A foreign `Origin` was refused already by the page session's extractor (403 csrf_failed).
-    let refuse = |e| view::error_page(auth, session, nav(session, "users"), e);
+    let refuse = |e| Box::new(view::error_page(auth, session, nav(session, "users"), e));
     let fields = match form {
         Ok(Form(fields)) => fields,
         Err(rejection) => {
@@ -512,7 +512,7 @@ where
 {
     let fields = match accept_post(auth, session, form) {
         Ok(fields) => fields,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match action(fields).await {
         Ok(response) => response,
@@ -911,13 +911,13 @@ pub async fn audit_page(
             ids.extend(r.event.actor_id);
         }
         for id in ids {
-            if !labels.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = labels.entry(id) {
                 let label = match auth.user(id).await {
                     Ok(u) => u.email,
                     Err(Error::NotFound(_)) => id.to_string(),
                     Err(e) => return Err(e),
                 };
-                labels.insert(id, label);
+                slot.insert(label);
             }
         }
         let label = |id: Option<Uuid>| {
