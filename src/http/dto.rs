@@ -319,16 +319,36 @@ pub struct AuditListQuery {
     #[serde(rename = "type")]
     #[param(required = false, rename = "type", value_type = AuditEventType, inline)]
     pub kind: Option<String>,
-    /// The `next` cursor of the previous page: events after that one.
+    /// The `next` cursor of the previous page: events after that one in the chosen order.
     #[param(required = false, value_type = i64, minimum = 0)]
     pub after: Option<i64>,
+    /// `oldest` (default) or `newest` first.
+    #[param(required = false, value_type = AuditOrder, inline)]
+    pub order: Option<String>,
     /// Events at or after this unix time (seconds).
     #[param(required = false, value_type = i64, minimum = 0)]
     pub since: Option<i64>,
+    /// Events at or before this unix time (seconds); not before `since`.
+    #[param(required = false, value_type = i64, minimum = 0)]
+    pub until: Option<i64>,
     /// Page size, 1 to 500 (default 100).
     #[param(required = false, value_type = i64, minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
+
+/// The orders of the audit log.
+pub struct AuditOrder;
+
+impl utoipa::PartialSchema for AuditOrder {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["oldest", "newest"]))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AuditOrder {}
 
 /// The types of audit events, as the `type` filter takes them.
 pub struct AuditEventType;

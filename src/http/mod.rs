@@ -121,6 +121,8 @@ where
         .routes(routes!(admin::unlock_user))
         .routes(routes!(admin::reset_mfa))
         .routes(routes!(admin::send_reset))
+        .routes(routes!(admin::user_sessions))
+        .routes(routes!(admin::revoke_user_session))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::list_roles, admin::create_role))
         .routes(routes!(feed::revocations))
@@ -161,6 +163,7 @@ where
         .routes(routes!(pages::account::mfa_enrol))
         .routes(routes!(pages::account::mfa_confirm))
         .routes(routes!(pages::account::mfa_disable))
+        .merge(pages::admin::routes())
 }
 
 /// The whole authgate API as a router for any host state that contains an [`AuthState`].

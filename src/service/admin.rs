@@ -8,7 +8,7 @@ use super::state::AuthState;
 use super::{User, UserChanges};
 use crate::domain::{Actor, RoleName, role};
 use crate::revocation::UserState;
-use crate::store::{RoleRecord, UserQuery};
+use crate::store::{RoleRecord, SessionEnd, SessionRecord, UserQuery};
 
 impl AuthState {
     /// One page of users.
@@ -26,7 +26,11 @@ impl AuthState {
     /// Apply role and activation changes on behalf of `actor` (recorded in the audit log). A
     /// moderator (`actor.is_admin` false) may only (de)activate users who are not admins.
     /// `LastAdmin` when the change would leave no active admin (checked atomically by the store).
+    /// Nobody deactivates themselves (422 on `is_active`): the API and the console alike.
     pub async fn update_user(&self, id: Uuid, changes: UserChanges, actor: &Actor) -> Result<User> {
+        if actor.id == Some(id) && changes.is_active == Some(false) {
+            return Err(Error::field("is_active", "you cannot deactivate yourself"));
+        }
         let actor_is_admin = actor.is_admin;
         let issuer = self.issuer()?;
         let target = issuer
@@ -142,6 +146,38 @@ impl AuthState {
         let event = Event::new(EventKind::UserDeleted, &actor.client)
             .user(id)
             .by(actor);
+        self.audit(event).await;
+        Ok(())
+    }
+
+    /// Another user's active sessions, newest first, for an admin (`GET /admin/users/{id}/sessions`
+    /// and the console). `NotFound` for an unknown user.
+    pub(crate) async fn user_sessions(&self, id: Uuid) -> Result<Vec<SessionRecord>> {
+        let issuer = self.issuer()?;
+        if issuer.store.user_by_id(id).await?.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(issuer.store.list_sessions(id, self.clock().now()).await?)
+    }
+
+    /// End one session of user `id` on behalf of `actor`: its refresh token dies and its access
+    /// tokens are refused on their next request. Audited as a `logout` with the actor.
+    /// `NotFound` when the session is not the user's or has already ended.
+    pub async fn revoke_user_session(&self, id: Uuid, session: Uuid, actor: &Actor) -> Result<()> {
+        let issuer = self.issuer()?;
+        let now = self.clock().now();
+        let until = issuer.revocations.until(now);
+        match issuer.store.revoke_session(id, session, now, until).await? {
+            SessionEnd::Ended => {}
+            SessionEnd::AlreadyEnded | SessionEnd::Unknown => {
+                return Err(Error::NotFound("session"));
+            }
+        }
+        issuer.revocations.sessions_revoked(&[session], now);
+        let event = Event::new(EventKind::Logout, &actor.client)
+            .user(id)
+            .by(actor)
+            .detail(format!("session {session} revoked by an admin"));
         self.audit(event).await;
         Ok(())
     }

@@ -49,7 +49,7 @@ pub use crate::token::TokenError;
 use crate::store::UserRecord;
 
 // The store's query and record types are part of the service's vocabulary for the HTTP layer.
-pub(crate) use crate::store::{AuditQuery, RoleRecord, SessionRecord, UserQuery};
+pub(crate) use crate::store::{AuditQuery, AuditRecord, RoleRecord, SessionRecord, UserQuery};
 
 /// A user as authgate shows them (never the hash).
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]

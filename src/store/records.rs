@@ -194,7 +194,7 @@ pub struct AuditRecord {
     pub event: AuditEvent,
 }
 
-/// Filters and cursor for the audit log (oldest first).
+/// Filters and cursor for the audit log (oldest first, or newest first).
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub limit: i64,
@@ -202,8 +202,13 @@ pub struct AuditQuery {
     pub event: Option<String>,
     /// Events at or after this unix time.
     pub since: Option<i64>,
-    /// Events with a sequence number greater than this (pagination).
+    /// Events at or before this unix time.
+    pub until: Option<i64>,
+    /// Events after this sequence number in the listing's order (pagination): greater than
+    /// it oldest first, smaller than it newest first.
     pub after_seq: Option<i64>,
+    /// Newest first (decreasing `seq`) instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// A mail to send, enqueued in the transaction of the change that causes it.

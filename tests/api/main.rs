@@ -9,6 +9,7 @@ mod abuse_limits;
 mod abuse_lockout;
 mod account;
 mod admin_changes;
+mod admin_console;
 mod admin_roles;
 mod admin_users;
 mod algorithms;

@@ -8,6 +8,7 @@
 //! carries a CSRF token and a foreign `Origin` is refused.
 
 pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod recovery;
 pub(crate) mod render;
 pub mod session;

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::service::{AuthState, Error};
 
-pub(crate) const CSS: &str = include_str!("pages.css");
+pub(crate) const CSS: &str = concat!(include_str!("pages.css"), include_str!("admin/admin.css"));
 
 /// Every template: `(name, source)`. Helpers adding pages add their lines here (the console's
 /// under `admin/`).
@@ -51,6 +51,20 @@ const SOURCES: &[(&str, &str)] = &[
     (
         "account_mfa.html",
         include_str!("templates/account_mfa.html"),
+    ),
+    ("admin/nav.html", include_str!("templates/admin/nav.html")),
+    (
+        "admin/users.html",
+        include_str!("templates/admin/users.html"),
+    ),
+    ("admin/user.html", include_str!("templates/admin/user.html")),
+    (
+        "admin/audit.html",
+        include_str!("templates/admin/audit.html"),
+    ),
+    (
+        "admin/message.html",
+        include_str!("templates/admin/message.html"),
     ),
 ];
 
@@ -182,6 +196,7 @@ mod tests {
             if matches!(*name, "base.html" | "errors.html")
                 || name.ends_with("_passkey.html")
                 || name.ends_with("_passkeys.html")
+                || name.starts_with("admin/")
             {
                 continue;
             }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::Actor;
 use crate::domain::ClientInfo;
-use crate::http::dto::{AcceptedResponse, UserBody};
+use crate::http::dto::{AcceptedResponse, SessionList, SessionResponse, UserBody};
 use crate::http::dto::{
     AdminUserPatch, AuditEntry, AuditListQuery, AuditPage, RoleList, RoleResponse, UserListQuery,
     UserPage,
@@ -49,7 +49,8 @@ fn non_negative(field: &str, value: Option<i64>) -> Result<Option<i64>> {
     }
 }
 
-fn actor(user: &CurrentUser, client: ClientInfo) -> Actor {
+/// The acting admin or moderator, as the service's permission checks and the audit log see them.
+pub(crate) fn actor(user: &CurrentUser, client: ClientInfo) -> Actor {
     Actor {
         id: Some(user.id),
         is_admin: user.has_role("admin"),
@@ -57,21 +58,15 @@ fn actor(user: &CurrentUser, client: ClientInfo) -> Actor {
     }
 }
 
-fn user_id(raw: &str) -> Result<Uuid> {
+pub(crate) fn user_id(raw: &str) -> Result<Uuid> {
     Uuid::parse_str(raw).map_err(|_| Error::NotFound("user"))
 }
 
-/// List users, cursor-paginated by id. **Required role:** moderator or admin.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("oauth2" = []), ("bearer" = [])), params(UserListQuery),
-    responses((status = 200, body = UserPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_users(
-    State(auth): State<AuthState>,
-    _: RequireRole<Moderator>,
-    query: std::result::Result<Query<UserListQuery>, QueryRejection>,
-) -> Result<Json<UserPage>> {
-    let Query(q) = query_or_422(query)?;
+/// The store query for a `GET /admin/users` query (the console's users table reads the same),
+/// asking one more than the page for the cursor; and the page size.
+pub(crate) fn user_query(q: UserListQuery) -> Result<(UserQuery, i64)> {
     let limit = page_limit(q.limit, 50, 100)?;
-    let after = match q.after.as_deref() {
+    let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => Some(
             Uuid::parse_str(a)
                 .map_err(|_| Error::field("after", "not a cursor returned by this endpoint"))?,
@@ -91,13 +86,36 @@ pub async fn list_users(
         role: q.role.filter(|s| !s.is_empty()),
         active: q.active,
     };
-    let mut items = auth.list_users(&query).await?;
+    Ok((query, limit))
+}
+
+/// One page of users and the cursor of the next (`None` on the last page).
+pub(crate) async fn users_page(
+    auth: &AuthState,
+    query: &UserQuery,
+    limit: i64,
+) -> Result<(Vec<crate::service::User>, Option<String>)> {
+    let mut items = auth.list_users(query).await?;
     let next = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|u| u.id.to_string())
     } else {
         None
     };
+    Ok((items, next))
+}
+
+/// List users, cursor-paginated by id. **Required role:** moderator or admin.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("oauth2" = []), ("bearer" = [])), params(UserListQuery),
+    responses((status = 200, body = UserPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_users(
+    State(auth): State<AuthState>,
+    _: RequireRole<Moderator>,
+    query: std::result::Result<Query<UserListQuery>, QueryRejection>,
+) -> Result<Json<UserPage>> {
+    let Query(q) = query_or_422(query)?;
+    let (query, limit) = user_query(q)?;
+    let (items, next) = users_page(&auth, &query, limit).await?;
     let items = items.into_iter().map(UserBody::from).collect();
     Ok(Json(UserPage { items, next }))
 }
@@ -130,9 +148,6 @@ pub async fn update_user(
     JsonObject(patch): JsonObject<AdminUserPatch>,
 ) -> Result<Json<UserBody>> {
     let id = user_id(&id)?;
-    if id == actor.id && patch.is_active == Some(false) {
-        return Err(Error::field("is_active", "you cannot deactivate yourself"));
-    }
     let changes = UserChanges {
         roles: patch.roles,
         is_active: patch.is_active,
@@ -190,15 +205,68 @@ pub async fn reset_mfa(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let id = user_id(&id)?;
+    not_own_mfa(id, &actor)?;
+    auth.reset_mfa(id, &self::actor(&actor, client)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An admin's own factor goes through DELETE /users/me/mfa/totp (password and code), like
+/// anyone's: resetting it here would end their own session.
+pub(crate) fn not_own_mfa(id: Uuid, actor: &CurrentUser) -> Result<()> {
     if id == actor.id {
-        // It would end the admin's own session; their own factor goes through
-        // DELETE /users/me/mfa/totp (password and code), like anyone's.
         return Err(Error::field(
             "id",
             "you cannot reset your own second factor here; use DELETE /users/me/mfa/totp",
         ));
     }
-    auth.reset_mfa(id, &self::actor(&actor, client)).await?;
+    Ok(())
+}
+
+/// The session a request is made with is ended by signing out, not from the admin tools.
+pub(crate) fn not_own_session(session: Uuid, actor: &CurrentUser) -> Result<()> {
+    if session == actor.session_id {
+        return Err(Error::field(
+            "session",
+            "this is the session you are using; sign out instead (POST /auth/logout)",
+        ));
+    }
+    Ok(())
+}
+
+/// A user's active sessions, newest first. **Required role:** admin.
+#[utoipa::path(get, path = "/admin/users/{id}/sessions", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = SessionList), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn user_sessions(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Admin>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionList>> {
+    let sessions = auth.user_sessions(user_id(&id)?).await?;
+    let items = sessions
+        .into_iter()
+        .map(|s| SessionResponse::new(s, actor.session_id))
+        .collect();
+    Ok(Json(SessionList { items }))
+}
+
+/// End one of a user's sessions: its refresh token dies, its access tokens are refused from the
+/// next request; audited with the admin as actor. **Required role:** admin.
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session}", tag = "admin", security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path), ("session" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem),
+              (status = 404, body = Problem, description = "no such user, or the session is not theirs or already ended"),
+              (status = 422, body = Problem, description = "the session this request is made with: use POST /auth/logout")))]
+pub async fn revoke_user_session(
+    State(auth): State<AuthState>,
+    actor: RequireRole<Admin>,
+    client: ClientInfo,
+    Path((id, session)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let id = user_id(&id)?;
+    let session = Uuid::parse_str(&session).map_err(|_| Error::NotFound("session"))?;
+    not_own_session(session, &actor)?;
+    auth.revoke_user_session(id, session, &self::actor(&actor, client))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,22 +284,15 @@ pub async fn send_reset(
     Ok((StatusCode::ACCEPTED, Json(AcceptedResponse::ACCEPTED)))
 }
 
-/// The audit log of security events (logins, failures, locks, refresh-token reuse, logouts,
-/// password and role changes, deactivations), oldest first. **Required role:** admin.
-#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("oauth2" = []), ("bearer" = [])), params(AuditListQuery),
-    responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn audit_log(
-    State(auth): State<AuthState>,
-    _: RequireRole<Admin>,
-    query: std::result::Result<Query<AuditListQuery>, QueryRejection>,
-) -> Result<Json<AuditPage>> {
-    let Query(q) = query_or_422(query)?;
+/// The store query for a `GET /admin/audit` query (the console's audit page reads the same),
+/// asking one more than the page for the cursor; and the page size.
+pub(crate) fn audit_query(q: AuditListQuery) -> Result<(AuditQuery, i64)> {
     let limit = page_limit(q.limit, 100, 500)?;
-    let user_id = match q.user.as_deref() {
+    let user_id = match q.user.as_deref().filter(|u| !u.is_empty()) {
         Some(u) => Some(Uuid::parse_str(u).map_err(|_| Error::field("user", "not a user id"))?),
         None => None,
     };
-    let event = match q.kind.as_deref() {
+    let event = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => Some(EventKind::parse(k).ok_or_else(|| {
             let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
             Error::field(
@@ -241,20 +302,58 @@ pub async fn audit_log(
         })?),
         None => None,
     };
+    let since = non_negative("since", q.since)?;
+    let until = non_negative("until", q.until)?;
+    if let (Some(since), Some(until)) = (since, until)
+        && until < since
+    {
+        return Err(Error::field("until", "must not be before since"));
+    }
+    let newest_first = match q.order.as_deref() {
+        None | Some("" | "oldest") => false,
+        Some("newest") => true,
+        Some(_) => return Err(Error::field("order", "one of oldest, newest")),
+    };
     let query = AuditQuery {
         limit: limit + 1,
         user_id,
         event: event.map(|e| e.as_str().to_owned()),
-        since: non_negative("since", q.since)?,
+        since,
+        until,
         after_seq: non_negative("after", q.after)?,
+        newest_first,
     };
-    let mut records = auth.audit_log(&query).await?;
+    Ok((query, limit))
+}
+
+/// One page of the audit log and the cursor of the next (`None` on the last page).
+pub(crate) async fn audit_page(
+    auth: &AuthState,
+    query: &AuditQuery,
+    limit: i64,
+) -> Result<(Vec<crate::service::AuditRecord>, Option<i64>)> {
+    let mut records = auth.audit_log(query).await?;
     let next = if records.len() as i64 > limit {
         records.truncate(limit as usize);
         records.last().map(|r| r.seq)
     } else {
         None
     };
+    Ok((records, next))
+}
+
+/// The audit log of security events (logins, failures, locks, refresh-token reuse, logouts,
+/// password and role changes, deactivations), oldest first unless `order=newest`. **Required role:** admin.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("oauth2" = []), ("bearer" = [])), params(AuditListQuery),
+    responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn audit_log(
+    State(auth): State<AuthState>,
+    _: RequireRole<Admin>,
+    query: std::result::Result<Query<AuditListQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>> {
+    let Query(q) = query_or_422(query)?;
+    let (query, limit) = audit_query(q)?;
+    let (records, next) = audit_page(&auth, &query, limit).await?;
     let items = records
         .into_iter()
         .map(|r| AuditEntry {

@@ -22,7 +22,8 @@ fn event(at: i64, kind: &str, user_id: Option<Uuid>) -> AuditEvent {
 }
 
 /// `list_events` returns events in the order recorded (increasing `seq`), after the cursor, up
-/// to the limit, filtered by user, kind and time, with every field as recorded.
+/// to the limit, filtered by user, kind and time, with every field as recorded; newest first
+/// in reverse, the cursor going back.
 async fn list_events_pages_oldest_first_and_filters(s: Arc<dyn Store>) {
     let (alice, admin) = (Uuid::now_v7(), Uuid::now_v7());
     let full = AuditEvent {
@@ -94,6 +95,38 @@ async fn list_events_pages_oldest_first_and_filters(s: Arc<dyn Store>) {
     })
     .await;
     assert_eq!(recent.len(), 2, "`since` includes its own second");
+    let window = list(AuditQuery {
+        since: Some(NOW + 1),
+        until: Some(NOW + 2),
+        ..all.clone()
+    })
+    .await;
+    assert_eq!(
+        window.iter().map(|e| e.event.at).collect::<Vec<_>>(),
+        [NOW + 1, NOW + 2],
+        "`until` includes its own second"
+    );
+    let newest = list(AuditQuery {
+        newest_first: true,
+        ..all.clone()
+    })
+    .await;
+    assert_eq!(
+        newest.iter().map(|e| e.event.at).collect::<Vec<_>>(),
+        [NOW + 3, NOW + 2, NOW + 1, NOW]
+    );
+    let older = list(AuditQuery {
+        newest_first: true,
+        limit: 2,
+        after_seq: Some(newest[1].seq),
+        ..all.clone()
+    })
+    .await;
+    assert_eq!(
+        older.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [newest[2].seq, newest[3].seq],
+        "newest first, the cursor goes back in time"
+    );
 }
 
 /// `purge_events` deletes the events strictly older than `before` and says how many.

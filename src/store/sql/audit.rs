@@ -41,20 +41,31 @@ macro_rules! audit_store {
             }
 
             async fn list_events(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-                let rows: Vec<EventRow> = sqlx::query_as(
+                // One statement per order, each written out whole (seq is the primary key).
+                let sql = if q.newest_first {
+                    "SELECT seq, at, event, user_id, actor_id, ip, user_agent, detail \
+                     FROM audit_log \
+                     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2) \
+                       AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR seq < $4) \
+                       AND ($6 IS NULL OR at <= $6) \
+                     ORDER BY seq DESC LIMIT $5"
+                } else {
                     "SELECT seq, at, event, user_id, actor_id, ip, user_agent, detail \
                      FROM audit_log \
                      WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2) \
                        AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR seq > $4) \
-                     ORDER BY seq LIMIT $5",
-                )
-                .bind(q.user_id.map(|u| u.to_string()))
-                .bind(q.event.clone())
-                .bind(q.since)
-                .bind(q.after_seq)
-                .bind(q.limit)
-                .fetch_all(&self.pool)
-                .await?;
+                       AND ($6 IS NULL OR at <= $6) \
+                     ORDER BY seq LIMIT $5"
+                };
+                let rows: Vec<EventRow> = sqlx::query_as(sql)
+                    .bind(q.user_id.map(|u| u.to_string()))
+                    .bind(q.event.clone())
+                    .bind(q.since)
+                    .bind(q.after_seq)
+                    .bind(q.limit)
+                    .bind(q.until)
+                    .fetch_all(&self.pool)
+                    .await?;
                 let parse = |id: Option<String>| id.as_deref().map(parse_uuid).transpose();
                 rows.into_iter()
                     .map(
