@@ -55,6 +55,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "key rotation",
         include_str!("../../migrations/sqlite/0009_key_rotation.sql"),
     ),
+    (
+        10,
+        "passkeys",
+        include_str!("../../migrations/sqlite/0010_passkeys.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -101,6 +106,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "key rotation",
         include_str!("../../migrations/postgres/0009_key_rotation.sql"),
+    ),
+    (
+        10,
+        "passkeys",
+        include_str!("../../migrations/postgres/0010_passkeys.sql"),
     ),
 ];
 
