@@ -45,6 +45,7 @@ mod mfa_login;
 mod mfa_rules;
 mod migrations;
 mod pages;
+mod passkeys;
 mod password;
 mod password_policy;
 mod propagation;
