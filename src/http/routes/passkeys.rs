@@ -111,6 +111,7 @@ pub struct RegisterFinishRequest {
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
     /// A name for it (1 to 64 characters); default `Passkey`.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
 }
 
@@ -118,6 +119,7 @@ pub struct RegisterFinishRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct RenamePasskeyRequest {
     /// 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
 }
 
