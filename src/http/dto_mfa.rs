@@ -98,4 +98,15 @@ pub struct MfaLoginRequest {
     pub code: Option<String>,
     /// One of the recovery codes (used up).
     pub recovery_code: Option<String>,
+    /// A passkey's answer, for the ceremony begun at `POST /auth/mfa/passkey/start`.
+    pub passkey: Option<MfaPasskeyAnswer>,
+}
+
+/// The `passkey` member of `POST /auth/mfa`.
+#[derive(Deserialize, ToSchema)]
+pub struct MfaPasskeyAnswer {
+    pub ceremony_id: uuid::Uuid,
+    /// What `navigator.credentials.get` returned, as JSON (binary fields base64url).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
 }

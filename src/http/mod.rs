@@ -34,7 +34,7 @@ pub use json::AppJson;
 pub use middleware::{ServerLayers, apply_server_layers};
 
 use crate::service::AuthState;
-use routes::{admin, auth, feed, meta, mfa, recovery, users};
+use routes::{admin, auth, feed, meta, mfa, passkeys, recovery, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +43,7 @@ use routes::{admin, auth, feed, meta, mfa, recovery, users};
     components(schemas(crate::service::ErrorCode, problem::Problem, oauth::OAuthError)),
     tags((name = "auth", description = "Sign-up, sign-in, tokens, sign-out"),
          (name = "users", description = "The signed-in user's own account"),
+         (name = "passkeys", description = "Passkeys (WebAuthn): adding and managing them, signing in with one, a passkey as the second factor"),
          (name = "admin", description = "User and role management"),
          (name = "discovery", description = "Keys and metadata for verifying our tokens"),
          (name = "health", description = "Liveness and readiness"),
@@ -112,6 +113,13 @@ where
         .routes(routes!(mfa::enrol_totp, mfa::disable_totp))
         .routes(routes!(mfa::confirm_totp))
         .routes(routes!(mfa::regenerate_recovery_codes))
+        .routes(routes!(passkeys::register_start))
+        .routes(routes!(passkeys::register_finish))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::rename, passkeys::remove))
+        .routes(routes!(passkeys::signin_start))
+        .routes(routes!(passkeys::signin_finish))
+        .routes(routes!(passkeys::mfa_start))
         .routes(routes!(admin::list_users))
         .routes(routes!(
             admin::get_user,

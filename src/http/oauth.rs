@@ -69,7 +69,9 @@ impl From<Error> for OAuthError {
             Error::InvalidRefreshToken => {
                 Self::new(InvalidGrant, "invalid or expired refresh token")
             }
-            Error::InvalidOtp | Error::InvalidMfaToken => Self::new(InvalidGrant, e.to_string()),
+            Error::InvalidOtp | Error::InvalidMfaToken | Error::InvalidPasskey => {
+                Self::new(InvalidGrant, e.to_string())
+            }
             Error::MfaRequired(Some(c)) => Self {
                 mfa_token: Some(c.mfa_token),
                 expires_in: Some(c.expires_in),

@@ -62,6 +62,10 @@ pub enum EventKind {
     RecoveryCodeUsed,
     /// A new set of recovery codes replaced the old one.
     RecoveryCodesRegenerated,
+    /// A passkey was added to the account.
+    PasskeyAdded,
+    /// The user removed a passkey.
+    PasskeyRemoved,
 }
 
 impl EventKind {
@@ -138,6 +142,8 @@ impl EventKind {
             Self::MfaBlocked => "mfa_blocked",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 

@@ -58,6 +58,12 @@ pub enum Error {
         "the mfa_token is invalid, expired or out of attempts; sign in with your password again"
     )]
     InvalidMfaToken,
+    /// A passkey ceremony that is unknown, used or expired, or a passkey assertion or
+    /// registration that does not verify: one answer for all.
+    #[error(
+        "the passkey could not be verified, or its challenge is used or expired; start again (…/start)"
+    )]
+    InvalidPasskey,
     /// Enrolment while a confirmed factor exists.
     #[error(
         "two-factor authentication is already on; turn it off first (DELETE /users/me/mfa/totp)"
@@ -180,6 +186,7 @@ pub enum ErrorCode {
     MfaEnrolmentRequired,
     InvalidOtp,
     InvalidMfaToken,
+    InvalidPasskey,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -209,7 +216,8 @@ impl Error {
             | Error::Unauthenticated { .. }
             | Error::InvalidRefreshToken
             | Error::InvalidOtp
-            | Error::InvalidMfaToken => StatusCode::UNAUTHORIZED,
+            | Error::InvalidMfaToken
+            | Error::InvalidPasskey => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_)
             | Error::Deactivated
             | Error::EmailNotVerified
@@ -246,6 +254,7 @@ impl Error {
             Error::MfaEnrolmentRequired => ErrorCode::MfaEnrolmentRequired,
             Error::InvalidOtp => ErrorCode::InvalidOtp,
             Error::InvalidMfaToken => ErrorCode::InvalidMfaToken,
+            Error::InvalidPasskey => ErrorCode::InvalidPasskey,
             Error::InvalidOneTimeToken => ErrorCode::InvalidToken,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed => ErrorCode::MethodNotAllowed,

@@ -119,6 +119,9 @@ impl AuthState {
         if let Err(e) = issuer.store.purge_challenges(now).await {
             tracing::warn!(error = %e, "mfa challenge purge failed");
         }
+        if let Err(e) = issuer.store.purge_ceremonies(now).await {
+            tracing::warn!(error = %e, "passkey ceremony purge failed");
+        }
         let retention = issuer.cfg.audit_retention;
         if let Err(e) = issuer.store.purge_events(now - retention).await {
             tracing::warn!(error = %e, "audit purge failed");

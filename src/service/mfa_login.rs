@@ -17,6 +17,7 @@ use super::TokenPair;
 use super::abuse::{account_key, too_many};
 use super::audit::{Event, EventKind};
 use super::error::{Error, MfaChallenge, Result};
+use super::passkeys::{AMR_PASSWORD_PASSKEY, PasskeyCeremony};
 use super::state::AuthState;
 use crate::domain::{ClientInfo, Limit};
 use crate::store::{NewChallenge, UserRecord};
@@ -39,6 +40,11 @@ pub enum MfaAnswer<'a> {
     Otp(&'a str),
     /// One of the recovery codes.
     RecoveryCode(&'a str),
+    /// A passkey assertion for the ceremony begun at `POST /auth/mfa/passkey/start`.
+    Passkey {
+        ceremony_id: uuid::Uuid,
+        credential: &'a serde_json::Value,
+    },
 }
 
 impl std::fmt::Debug for MfaAnswer<'_> {
@@ -47,6 +53,7 @@ impl std::fmt::Debug for MfaAnswer<'_> {
         match self {
             MfaAnswer::Otp(_) => f.write_str("Otp(..)"),
             MfaAnswer::RecoveryCode(_) => f.write_str("RecoveryCode(..)"),
+            MfaAnswer::Passkey { .. } => f.write_str("Passkey(..)"),
         }
     }
 }
@@ -89,9 +96,13 @@ impl AuthState {
             expires_at: now + CHALLENGE_TTL,
         };
         issuer.store.create_challenge(&challenge).await?;
+        let mut methods = vec!["otp", "recovery_code"];
+        if self.has_passkey(user).await? {
+            methods.push("passkey");
+        }
         Ok(Some(MfaChallenge {
             mfa_token: token,
-            methods: vec!["otp", "recovery_code"],
+            methods,
             expires_in: CHALLENGE_TTL,
         }))
     }
@@ -143,6 +154,13 @@ impl AuthState {
         let outcome = match answer {
             MfaAnswer::Otp(code) => self.try_totp(&user, code, &client).await?,
             MfaAnswer::RecoveryCode(code) => self.try_recovery_code(&user, code, &client).await?,
+            MfaAnswer::Passkey {
+                ceremony_id,
+                credential,
+            } => {
+                self.try_passkey(&user, &hash, ceremony_id, credential, &client)
+                    .await?
+            }
         };
         if let Err(failed) = outcome {
             // SECURITY: a lock ends the login it was reached in (keycloak#46164), and so does
@@ -150,14 +168,80 @@ impl AuthState {
             if failed.locked || challenge.attempts >= CHALLENGE_ATTEMPTS {
                 issuer.store.finish_challenge(&hash, now).await?;
             }
-            return Err(Error::InvalidOtp);
+            return Err(match answer {
+                MfaAnswer::Passkey { .. } => Error::InvalidPasskey,
+                _ => Error::InvalidOtp,
+            });
         }
         if !issuer.store.finish_challenge(&hash, now).await? {
             // A parallel answer with another valid code won.
             return Err(Error::InvalidMfaToken);
         }
+        if let MfaAnswer::Passkey { .. } = answer {
+            let detail = "with a passkey as the second factor";
+            return self
+                .finish_login_amr(
+                    &user,
+                    challenge.remember_me,
+                    client,
+                    AMR_PASSWORD_PASSKEY,
+                    detail,
+                )
+                .await;
+        }
         self.finish_login(&user, challenge.remember_me, client, true)
             .await
+    }
+
+    /// `POST /auth/mfa/passkey/start`: the options for answering the challenge of `mfa_token`
+    /// with one of the user's passkeys. Counts as one of the token's attempts. 401
+    /// `invalid_mfa_token` as for `complete_mfa`; 404 when the user has no passkey.
+    pub async fn start_mfa_passkey(
+        &self,
+        mfa_token: &str,
+        client: &ClientInfo,
+    ) -> Result<PasskeyCeremony> {
+        let issuer = self.issuer()?;
+        self.check_rate(Limit::Login, client).await?;
+        let token = mfa_token.trim();
+        if token.is_empty() || token.len() > one_time::MAX_LEN {
+            return Err(Error::InvalidMfaToken);
+        }
+        let hash = self.challenge_hash(token)?;
+        let now = self.clock().now();
+        let challenge = issuer
+            .store
+            .challenge_attempt(&hash, CHALLENGE_ATTEMPTS, now)
+            .await?
+            .ok_or(Error::InvalidMfaToken)?;
+        let user = issuer
+            .store
+            .user_by_id(challenge.user_id)
+            .await?
+            .filter(|u| u.is_active && password_tag(u) == challenge.password_tag)
+            .ok_or(Error::InvalidMfaToken)?;
+        self.start_passkey_mfa(&user, hash).await
+    }
+
+    async fn try_passkey(
+        &self,
+        user: &UserRecord,
+        challenge_hash: &str,
+        ceremony_id: uuid::Uuid,
+        credential: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<std::result::Result<(), Failed>> {
+        let locks = self.begin_otp_attempt(user, client).await?;
+        if !self
+            .check_passkey_mfa(user, challenge_hash, ceremony_id, credential)
+            .await?
+        {
+            let detail = "passkey did not verify (or its ceremony is used or expired)";
+            let locked = self.otp_failed(user, locks, client, detail).await;
+            return Ok(Err(Failed { locked }));
+        }
+        self.otp_succeeded(user, client).await?;
+        Ok(Ok(()))
     }
 
     /// Check an authenticator code of `user` (enrolment aside): 401 `invalid_otp` when wrong

@@ -23,6 +23,21 @@ impl AuthState {
         client: ClientInfo,
         second_factor: bool,
     ) -> Result<TokenPair> {
+        self.open_session_amr(user, remember_me, client, second_factor, None)
+            .await
+    }
+
+    /// [`AuthState::open_session_with`], with the session's `amr` (RFC 8176, space-separated)
+    /// when it is not the password's: a passkey session is also a second-factor one (`aal` 2),
+    /// and its refreshed tokens keep this `amr`.
+    pub(crate) async fn open_session_amr(
+        &self,
+        user: &UserRecord,
+        remember_me: bool,
+        client: ClientInfo,
+        second_factor: bool,
+        amr: Option<&str>,
+    ) -> Result<TokenPair> {
         let issuer = self.issuer()?;
         let cfg = &issuer.cfg;
         let now = self.clock().now();
@@ -61,8 +76,18 @@ impl AuthState {
         if second_factor {
             issuer.store.mark_session_mfa(session.id, now).await?;
         }
+        if let Some(amr) = amr {
+            issuer.store.set_session_amr(session.id, amr).await?;
+        }
         let refresh_expires_in = idle_ttl.min(cfg.remember_me_ttl);
-        self.issue_tokens(user, session.id, token, refresh_expires_in, second_factor)
+        self.issue_tokens(
+            user,
+            session.id,
+            token,
+            refresh_expires_in,
+            second_factor,
+            amr,
+        )
     }
 
     fn issue_tokens(
@@ -72,9 +97,10 @@ impl AuthState {
         refresh_token: String,
         refresh_expires_in: i64,
         second_factor: bool,
+        amr: Option<&str>,
     ) -> Result<TokenPair> {
         Ok(TokenPair {
-            access_token: self.access_token(user, session, second_factor)?,
+            access_token: self.access_token_amr(user, session, second_factor, amr)?,
             expires_in: self.issuer()?.cfg.access_ttl,
             refresh_token,
             refresh_expires_in,
@@ -90,6 +116,17 @@ impl AuthState {
         user: &UserRecord,
         session: Uuid,
         second_factor: bool,
+    ) -> Result<String> {
+        self.access_token_amr(user, session, second_factor, None)
+    }
+
+    /// [`AuthState::access_token`] with the session's own `amr`, if it has one.
+    pub(crate) fn access_token_amr(
+        &self,
+        user: &UserRecord,
+        session: Uuid,
+        second_factor: bool,
+        amr: Option<&str>,
     ) -> Result<String> {
         let issuer = self.issuer()?;
         let verifier = self.verifier();
@@ -114,7 +151,10 @@ impl AuthState {
                 TokenClaim::Username => claims.username = user.username.clone(),
             }
         }
-        if second_factor {
+        if let Some(amr) = amr {
+            claims.amr = amr.split_whitespace().map(str::to_owned).collect();
+            claims.aal = if second_factor { 2 } else { 1 };
+        } else if second_factor {
             claims.amr = vec!["pwd".to_owned(), "otp".to_owned()];
             claims.aal = 2;
         } else {
@@ -185,7 +225,20 @@ impl AuthState {
         }
         let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
         let second_factor = issuer.store.session_mfa(session.id).await?.is_some();
-        self.issue_tokens(&user, session.id, child, refresh_expires_in, second_factor)
+        // Only second-factor sessions can have an `amr` of their own (passkeys).
+        let amr = if second_factor {
+            issuer.store.session_amr(session.id).await?
+        } else {
+            None
+        };
+        self.issue_tokens(
+            &user,
+            session.id,
+            child,
+            refresh_expires_in,
+            second_factor,
+            amr.as_deref(),
+        )
     }
 
     /// End one live session of a user (deleting a device). Its access tokens die now.

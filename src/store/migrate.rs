@@ -56,9 +56,14 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_key_rotation.sql"),
     ),
     (
-        12,
+        10,
+        "passkeys",
+        include_str!("../../migrations/sqlite/0010_passkeys.sql"),
+    ),
+    (
+        11,
         "scale",
-        include_str!("../../migrations/sqlite/0012_scale.sql"),
+        include_str!("../../migrations/sqlite/0011_scale.sql"),
     ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -108,9 +113,14 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/postgres/0009_key_rotation.sql"),
     ),
     (
-        12,
+        10,
+        "passkeys",
+        include_str!("../../migrations/postgres/0010_passkeys.sql"),
+    ),
+    (
+        11,
         "scale",
-        include_str!("../../migrations/postgres/0012_scale.sql"),
+        include_str!("../../migrations/postgres/0011_scale.sql"),
     ),
 ];
 

@@ -7,6 +7,7 @@
 //!   credentials and the revocation feed. [`OutboxStore`]: the e-mail outbox.
 //!   [`TokenStore`]: one-time tokens (reset, verification). [`ImportStore`]: accounts moved in
 //!   by `authgate import`, a batch at a time. [`MfaStore`] (in `mfa.rs`): the second factor.
+//!   [`PasskeyStore`] (in `passkeys.rs`): passkeys and their ceremonies.
 //!   [`Store`]: all of them, plus
 //!   migrations, ping, signing keys, secrets and revocation entries. The rest of the crate
 //!   holds the `Arc<dyn Store>` that [`connect`] opens.
@@ -23,6 +24,7 @@ mod devices;
 mod feed;
 mod mfa;
 mod migrate;
+mod passkeys;
 mod records;
 mod sql;
 pub mod tutorial;
@@ -33,6 +35,7 @@ use uuid::Uuid;
 pub use devices::{DeviceStore, NewDeviceToken};
 pub use feed::{FeedStore, VerifierRecord};
 pub use mfa::{ChallengeRecord, FactorRecord, MfaStore, NewChallenge, RecoveryMail};
+pub use passkeys::{CeremonyRecord, NewCeremony, PasskeyRecord, PasskeyStore, PasskeyUse};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, Imported, LockoutPolicy, NewMail, NewOneTimeToken,
     NewSession, NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation,
@@ -290,6 +293,7 @@ pub trait Store:
     + ImportStore
     + FeedStore
     + MfaStore
+    + PasskeyStore
 {
     /// Apply the embedded migrations (idempotent; one migrator at a time).
     async fn migrate(&self) -> StoreResult<()>;

@@ -50,6 +50,7 @@ mod pages;
 mod pages_account;
 mod pages_browser;
 mod pages_signin;
+mod passkeys;
 mod password;
 mod password_policy;
 mod propagation;

@@ -112,14 +112,15 @@ pub async fn disable_totp(
 }
 
 /// The second step of a login: the `mfa_token` of the `mfa_required` answer and a code from
-/// the authenticator app (`code`) or a recovery code (`recovery_code`). The answer is the
-/// usual token pair, with `amr: ["pwd","otp"]` and `aal: 2` in the access token. An
+/// the authenticator app (`code`), a recovery code (`recovery_code`), or a passkey's answer
+/// (`passkey`, see `POST /auth/mfa/passkey/start`). The answer is the usual token pair, with
+/// `amr: ["pwd","otp"]` (a passkey: `["pwd","hwk"]`) and `aal: 2` in the access token. An
 /// `mfa_token` takes 5 answers in its 5 minutes. A login with `"transport": "cookie"` ends
 /// here the same way: the refresh token in the cookie, not in the answer.
 /// **Required role:** none.
 #[utoipa::path(post, path = "/auth/mfa", tag = "auth", request_body = MfaLoginRequest,
     responses((status = 200, body = TokenResponse, description = "the tokens; for a cookie login without `refresh_token`, and with `Set-Cookie` for the refresh and CSRF cookies"),
-              (status = 401, body = Problem, description = "`invalid_otp`: wrong or reused code; `invalid_mfa_token`: sign in with the password again"),
+              (status = 401, body = Problem, description = "`invalid_otp`: wrong or reused code; `invalid_passkey`: the passkey did not verify; `invalid_mfa_token`: sign in with the password again"),
               (status = 429, body = Problem, description = "second factor locked after failed codes, or rate limit; see Retry-After")))]
 pub async fn mfa_login(
     State(auth): State<AuthState>,
@@ -127,13 +128,17 @@ pub async fn mfa_login(
     OriginalUri(uri): OriginalUri,
     JsonObject(req): JsonObject<MfaLoginRequest>,
 ) -> Result<Response> {
-    let answer = match (&req.code, &req.recovery_code) {
-        (Some(code), None) => MfaAnswer::Otp(code),
-        (None, Some(code)) => MfaAnswer::RecoveryCode(code),
+    let answer = match (&req.code, &req.recovery_code, &req.passkey) {
+        (Some(code), None, None) => MfaAnswer::Otp(code),
+        (None, Some(code), None) => MfaAnswer::RecoveryCode(code),
+        (None, None, Some(p)) => MfaAnswer::Passkey {
+            ceremony_id: p.ceremony_id,
+            credential: &p.credential,
+        },
         _ => {
             return Err(Error::field(
                 "code",
-                "send exactly one of code (from the authenticator app) or recovery_code",
+                "send exactly one of code (from the authenticator app), recovery_code or passkey",
             ));
         }
     };

@@ -5,5 +5,6 @@ pub mod auth;
 pub mod feed;
 pub mod meta;
 pub mod mfa;
+pub mod passkeys;
 pub mod recovery;
 pub mod users;

@@ -17,6 +17,7 @@ mod import;
 mod keys;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod users;
 

@@ -16,6 +16,7 @@
 //! | `outbox.rs`   | `OutboxStore`  | the e-mail outbox                                       |
 //! | `tokens.rs`   | `TokenStore`   | one-time tokens (reset, verification, e-mail change)    |
 //! | `mfa.rs`      | `MfaStore`     | TOTP factors, recovery codes, login-step challenges     |
+//! | `passkeys.rs` | `PasskeyStore` | passkeys, WebAuthn ceremonies in flight, session `amr`  |
 //!
 //! `revocations.rs` is no trait's: it writes revocation entries (and their `seq`) inside the
 //! transaction of whichever method revokes something.
@@ -43,6 +44,7 @@ mod keys;
 mod listen;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod refresh_claim;
 mod revocations;
 mod sessions;

@@ -229,7 +229,7 @@ macro_rules! user_store {
                 // Only the filters asked for are in the statement, so each form gets a plan of
                 // its own (a `$n IS NULL OR …` form makes both planners scan every user). With a
                 // role the page walks that role's members in id order (`user_roles_role_user`,
-                // migration 0012) instead of every user; `(user_id, role_name)` is the key of
+                // migration 0011) instead of every user; `(user_id, role_name)` is the key of
                 // `user_roles`, so the join gives each user at most once.
                 let mut sql = sqlx::QueryBuilder::<$db>::new(
                     "SELECT u.user_id, u.email, u.username, u.password_hash, u.is_active, \
