@@ -33,7 +33,7 @@ pub(crate) struct CookieSecurity {
 /// URL it falls back to (the embedded default is plain http on localhost). A verify-only
 /// state, which issues no cookies, counts as secure.
 pub(crate) fn cookie_security(auth: &AuthState) -> CookieSecurity {
-    security_for(auth.public_url().unwrap_or_default())
+    security_for(auth.public_url())
 }
 
 /// The cookie security for a public URL: relaxed only for `http://localhost…`,

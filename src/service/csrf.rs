@@ -26,16 +26,4 @@ impl AuthState {
             )),
         }
     }
-
-    /// The base URL of authgate's own pages and links (AUTHGATE_PUBLIC_URL, or the issuer it
-    /// falls back to); `None` in a verify-only state.
-    pub(crate) fn public_url(&self) -> Option<&str> {
-        self.issuer().ok().map(|i| i.recovery.public_url.as_str())
-    }
-
-    /// AUTHGATE_CORS_ORIGINS: the only origins cookie requests are accepted from.
-    pub(crate) fn cors_origins(&self) -> &[String] {
-        self.issuer()
-            .map_or(&[], |i| i.recovery.cors_origins.as_slice())
-    }
 }

@@ -146,7 +146,8 @@ pub(crate) struct Recovery {
     pub links: Links,
     /// The base of authgate's own links (the sign-up notice points at it).
     pub public_url: String,
-    /// AUTHGATE_CORS_ORIGINS: origins the hosted pages also trust (`Origin` checks, `return_to`).
+    /// AUTHGATE_CORS_ORIGINS: the browser origins the hosted pages also trust (`Origin` checks,
+    /// `return_to`) and the only ones cookie refresh and logout accept requests from.
     pub cors_origins: Vec<String>,
     pub reset_ttl: i64,
     pub verify_ttl: i64,
@@ -154,9 +155,6 @@ pub(crate) struct Recovery {
     pub require_verified_email: bool,
     /// Seconds sent mails stay in the outbox.
     pub mail_retention: i64,
-    /// AUTHGATE_CORS_ORIGINS: the browser origins cookie sessions accept requests from
-    /// (`Origin` check of the cookie refresh and logout); none without settings.
-    pub cors_origins: Vec<String>,
 }
 
 impl Recovery {
@@ -188,7 +186,6 @@ impl Recovery {
             verify_ttl: settings.verify_ttl,
             require_verified_email: settings.require_verified_email,
             mail_retention: settings.mail_retention,
-            cors_origins: settings.cors_origins.clone(),
         })
     }
 
@@ -212,7 +209,6 @@ impl Recovery {
             verify_ttl: 24 * 3600,
             require_verified_email: false,
             mail_retention: 7 * 86_400,
-            cors_origins: Vec::new(),
         })
     }
 }

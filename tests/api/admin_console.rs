@@ -367,7 +367,7 @@ both!(
             assert!(
                 events
                     .iter()
-                    .any(|e| e["actor_id"] == Value::from(admin_id.clone())),
+                    .any(|e| e["actor_id"] == admin_id.as_str()),
                 "{kind}: {events:?}"
             );
         }
@@ -414,7 +414,7 @@ both!(an_admin_revokes_one_session_of_a_user, |app| async move {
     assert!(
         events
             .iter()
-            .any(|e| e["actor_id"] == Value::from(admin_id.clone())
+            .any(|e| e["actor_id"] == admin_id.as_str()
                 && e["detail"].as_str().unwrap_or_default().contains(&sid)),
         "{events:?}"
     );
