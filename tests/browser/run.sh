@@ -26,3 +26,7 @@ node recovery.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
 # The hosted pages: sign up → verify from the mail → sign in → enrol TOTP → sign out → sign in
 # with password + code; a cross-origin form refused; nothing loaded from outside; axe-core clean.
 node journey.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
+
+# The admin console: as an admin, find a user, deactivate them, see it in the audit log, and see
+# their next API call refused; axe-core clean, nothing loaded from outside.
+node admin.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
