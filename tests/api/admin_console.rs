@@ -365,9 +365,7 @@ both!(
         ] {
             let events = audit(&app, &admin.access, user, kind).await;
             assert!(
-                events
-                    .iter()
-                    .any(|e| e["actor_id"] == admin_id.as_str()),
+                events.iter().any(|e| e["actor_id"] == admin_id.as_str()),
                 "{kind}: {events:?}"
             );
         }
@@ -412,10 +410,8 @@ both!(an_admin_revokes_one_session_of_a_user, |app| async move {
     assert_eq!(app.me_status(&second.access).await, StatusCode::OK);
     let events = audit(&app, &admin.access, &id, "logout").await;
     assert!(
-        events
-            .iter()
-            .any(|e| e["actor_id"] == admin_id.as_str()
-                && e["detail"].as_str().unwrap_or_default().contains(&sid)),
+        events.iter().any(|e| e["actor_id"] == admin_id.as_str()
+            && e["detail"].as_str().unwrap_or_default().contains(&sid)),
         "{events:?}"
     );
     // The JSON API lists the same sessions: only the second is left.
