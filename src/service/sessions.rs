@@ -9,7 +9,9 @@ use super::error::{Error, Result};
 use super::state::AuthState;
 use crate::config::TokenClaim;
 use crate::domain::{ClientInfo, Limit};
-use crate::store::{NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecord, UserRecord};
+use crate::store::{
+    NewSession, RotateOutcome, RotatedSession, Rotation, SessionEnd, SessionRecord, UserRecord,
+};
 use crate::token::refresh;
 
 impl AuthState {
@@ -182,24 +184,24 @@ impl AuthState {
             revoke_until: issuer.revocations.until(now),
             grace_secs: issuer.cfg.refresh_grace,
         };
-        let session: SessionRecord = match issuer.store.rotate_refresh(&rotation).await? {
-            RotateOutcome::Rotated(s) => s,
-            RotateOutcome::Repeated(s) => {
+        let rotated = match issuer.store.rotate_refresh(&rotation).await? {
+            RotateOutcome::Rotated(r) => r,
+            RotateOutcome::Repeated(r) => {
                 // Parallel tabs replay within the grace window with the browser they logged in
                 // with; a replay from another user agent may be a copied token, so say so.
                 let agent = client.user_agent.as_deref().map(|ua| ua.chars().take(256));
-                let same_agent = match (agent, s.user_agent.as_deref()) {
+                let same_agent = match (agent, r.session.user_agent.as_deref()) {
                     (Some(ours), Some(theirs)) => ours.eq(theirs.chars()),
                     (None, None) => true,
                     _ => false,
                 };
                 if !same_agent {
                     let event = Event::new(EventKind::RefreshGraceReplay, client)
-                        .user(s.user_id)
-                        .detail(format!("session {} from another user agent", s.id));
+                        .user(r.session.user_id)
+                        .detail(format!("session {} from another user agent", r.session.id));
                     self.audit(event).await;
                 }
-                s
+                r
             }
             RotateOutcome::ReuseDetected {
                 session_id,
@@ -214,23 +216,21 @@ impl AuthState {
             }
             RotateOutcome::Invalid => return Err(Error::InvalidRefreshToken),
         };
-        // Roles and activation come from the database here, so admin changes always reach new tokens.
-        let user = issuer
-            .store
-            .user_by_id(session.user_id)
-            .await?
-            .ok_or(Error::InvalidRefreshToken)?;
+        // Roles and activation come from the database (the claim read them), so admin changes
+        // always reach new tokens.
+        let RotatedSession {
+            session,
+            user,
+            mfa_at,
+            amr,
+        } = rotated;
         if !user.is_active {
             return Err(Error::InvalidRefreshToken);
         }
         let refresh_expires_in = session.idle_expires_at.min(session.expires_at) - now;
-        let second_factor = issuer.store.session_mfa(session.id).await?.is_some();
+        let second_factor = mfa_at.is_some();
         // Only second-factor sessions can have an `amr` of their own (passkeys).
-        let amr = if second_factor {
-            issuer.store.session_amr(session.id).await?
-        } else {
-            None
-        };
+        let amr = amr.filter(|_| second_factor);
         self.issue_tokens(
             &user,
             session.id,

@@ -38,8 +38,9 @@ pub use mfa::{ChallengeRecord, FactorRecord, MfaStore, NewChallenge, RecoveryMai
 pub use passkeys::{CeremonyRecord, NewCeremony, PasskeyRecord, PasskeyStore, PasskeyUse};
 pub use records::{
     AuditEvent, AuditQuery, AuditRecord, Imported, LockoutPolicy, NewMail, NewOneTimeToken,
-    NewSession, NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome, Rotation,
-    SessionEnd, SessionRecord, StoredKey, TokenOwner, UserQuery, UserRecord,
+    NewSession, NewUser, QueuedMail, Rate, RevocationRecord, RoleRecord, RotateOutcome,
+    RotatedSession, Rotation, SessionEnd, SessionRecord, StoredKey, TokenOwner, UserQuery,
+    UserRecord,
 };
 pub use sql::connect;
 

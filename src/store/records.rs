@@ -96,6 +96,19 @@ pub struct SessionRecord {
     pub ip: Option<String>,
 }
 
+/// What a refresh needs to sign the new pair, read in the statement (PostgreSQL) or the
+/// transaction (SQLite) that claims the token, not in round trips of its own.
+#[derive(Debug, Clone)]
+pub struct RotatedSession {
+    pub session: SessionRecord,
+    /// The session's user, with its roles as they are now (admin changes reach new tokens).
+    pub user: UserRecord,
+    /// When the session passed a second factor (`sessions.mfa_at`).
+    pub mfa_at: Option<i64>,
+    /// The session's own RFC 8176 `amr` values, space-separated (`sessions.amr`: passkeys).
+    pub amr: Option<String>,
+}
+
 /// One refresh request, as the store needs it.
 #[derive(Debug, Clone)]
 pub struct Rotation {
@@ -115,9 +128,9 @@ pub struct Rotation {
 #[derive(Debug, Clone)]
 pub enum RotateOutcome {
     /// First use: the successor is stored and the session extended.
-    Rotated(SessionRecord),
+    Rotated(RotatedSession),
     /// A concurrent or retried use within the grace window: the same successor stands.
-    Repeated(SessionRecord),
+    Repeated(RotatedSession),
     /// A replay of a rotated token: the whole session (the token family) has been revoked, and
     /// that revocation is committed.
     ReuseDetected { session_id: Uuid, user_id: Uuid },

@@ -80,25 +80,37 @@ async fn rotation_extends_the_session_and_repeats_within_grace(s: Arc<dyn Store>
     let pam = create(&*s, "pam").await;
     let id = open(&*s, &pam, NOW, "pam-t0").await;
     let later = NOW + 2 * DAY;
-    let RotateOutcome::Rotated(session) = rotate(&*s, "pam-t0", "pam-t1", later).await else {
+    // An admin's role change before the refresh: the claim reads the user as it is now.
+    assert!(
+        s.set_roles(pam.id, &["moderator".into(), "user".into()])
+            .await
+            .unwrap()
+    );
+    let RotateOutcome::Rotated(rotated) = rotate(&*s, "pam-t0", "pam-t1", later).await else {
         panic!("the first use rotates");
     };
+    let session = &rotated.session;
     assert_eq!((session.id, session.last_used_at), (id, later));
     assert_eq!(session.idle_expires_at, later + 7 * DAY);
+    assert_eq!((rotated.user.id, &rotated.user.email), (pam.id, &pam.email));
+    assert_eq!(rotated.user.roles, ["moderator", "user"], "sorted, current");
+    assert!(rotated.user.is_active);
+    assert_eq!((rotated.mfa_at, rotated.amr.as_deref()), (None, None));
     let again = rotate(&*s, "pam-t0", "pam-t1", later + 10).await;
     assert!(
-        matches!(&again, RotateOutcome::Repeated(r) if r.id == id),
+        matches!(&again, RotateOutcome::Repeated(r)
+            if r.session.id == id && r.user.id == pam.id && r.user.roles == ["moderator", "user"]),
         "{again:?}"
     );
     // A session near its absolute end: the idle expiry stops there.
     let mut short = new_session(&pam, NOW);
     short.expires_at = NOW + DAY;
     assert!(s.create_session(&short, "pam-s0").await.unwrap());
-    let RotateOutcome::Rotated(session) = rotate(&*s, "pam-s0", "pam-s1", NOW + 60).await else {
+    let RotateOutcome::Rotated(rotated) = rotate(&*s, "pam-s0", "pam-s1", NOW + 60).await else {
         panic!("a live session rotates");
     };
     assert_eq!(
-        session.idle_expires_at,
+        rotated.session.idle_expires_at,
         NOW + DAY,
         "capped at the absolute end"
     );

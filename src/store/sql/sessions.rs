@@ -4,8 +4,9 @@
 //! (`super::refresh_claim`).
 
 /// `impl SessionStore for $store`, whose `pool` is a pool of the sqlx driver `$db`. `$claim` is
-/// the backend's `async fn(&Pool<$db>, &Rotation) -> StoreResult<Option<SessionRecord>>`: mark
-/// the presented token used, extend its live session and store the successor, atomically;
+/// the backend's `async fn(&Pool<$db>, &Rotation) -> StoreResult<Option<RotatedSession>>`:
+/// mark the presented token used, extend its live session and store the successor, atomically,
+/// and read the user the new pair is signed for;
 /// `None` when nothing was claimed (or the session is dead, and then nothing is written).
 /// `$insert_session` is the backend's statement that opens a session only if the user's
 /// password and activation are still what the login checked. `$write` is the backend's
@@ -20,8 +21,8 @@ macro_rules! session_store {
         use $crate::store::sql::parse_uuid;
         use $crate::store::sql::revocations::session_entry;
         use $crate::store::{
-            NewSession, RotateOutcome, Rotation, SessionEnd, SessionRecord, SessionStore,
-            StoreResult,
+            NewSession, RotateOutcome, RotatedSession, Rotation, SessionEnd, SessionRecord,
+            SessionStore, StoreResult, UserStore,
         };
 
         /// Write the revocation entries of `ids` in `tx`, and commit.
@@ -120,8 +121,8 @@ macro_rules! session_store {
             async fn rotate_refresh(&self, r: &Rotation) -> StoreResult<RotateOutcome> {
                 // Claim the token and extend its live session: exactly one concurrent caller
                 // gets the session back.
-                if let Some(session) = $claim(&self.pool, r).await? {
-                    return Ok(RotateOutcome::Rotated(session));
+                if let Some(rotated) = $claim(&self.pool, r).await? {
+                    return Ok(RotateOutcome::Rotated(rotated));
                 }
                 // Not claimed: unknown, a dead session, or a token already used. Which one?
                 let mut tx = self.pool.begin().await?;
@@ -143,7 +144,23 @@ macro_rules! session_store {
                 let within_grace = r.now - used_at <= r.grace_secs;
                 match (session, child_used) {
                     (Some(session), Some(None)) if within_grace && session.expires_at > r.now => {
-                        Ok(RotateOutcome::Repeated(session))
+                        // The rare path (parallel tabs): the rest in round trips of its own.
+                        tx.commit().await?;
+                        let Some(user) = self.user_by_id(session.user_id).await? else {
+                            return Ok(RotateOutcome::Invalid);
+                        };
+                        let (mfa_at, amr): (Option<i64>, Option<String>) = sqlx::query_as(
+                            "SELECT mfa_at, amr FROM sessions WHERE session_id = $1",
+                        )
+                        .bind(&sid)
+                        .fetch_one(&self.pool)
+                        .await?;
+                        Ok(RotateOutcome::Repeated(RotatedSession {
+                            session,
+                            user,
+                            mfa_at,
+                            amr,
+                        }))
                     }
                     (Some(session), _) => {
                         // SECURITY: a rotated token came back: assume it was stolen and end
