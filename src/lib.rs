@@ -37,6 +37,7 @@ mod domain;
 mod hashing;
 mod http;
 mod mail;
+mod profiles;
 mod revocation;
 mod secrets;
 mod serve;

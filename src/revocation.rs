@@ -28,6 +28,17 @@ use crate::store::{RevocationRecord, Store, StoreResult};
 
 const SESSION: &str = "session";
 const USER: &str = "user";
+/// A user's profile changed (username, e-mail, second factor, …): other instances forget what
+/// they cached of it (`crate::profiles`). Nothing is refused; the feed for verifiers skips it.
+pub(crate) const PROFILE: &str = "profile";
+
+/// What a [`Revocations::sync`] brought in.
+#[derive(Debug, Default)]
+pub struct Synced {
+    /// Users changed elsewhere (an admin change or a profile change): whatever this instance
+    /// cached of them is out of date.
+    pub users: Vec<Uuid>,
+}
 
 /// A user's state as changed by an admin, overriding what their older tokens say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,15 +148,19 @@ impl Revocations {
         Ok(me)
     }
 
-    /// Pick up entries written by other processes since the last look. Returns how many.
-    pub async fn sync(&self, now: i64) -> StoreResult<usize> {
+    /// Pick up entries written by other processes since the last look.
+    pub async fn sync(&self, now: i64) -> StoreResult<Synced> {
         let after = self.last_seq.load(Ordering::Relaxed);
         self.syncing.store(true, Ordering::Relaxed);
         let rows = self.store.load_revocations(now, after).await?;
-        let n = rows.len();
+        let users = rows
+            .iter()
+            .filter(|r| r.kind == USER || r.kind == PROFILE)
+            .filter_map(|r| Uuid::parse_str(&r.subject).ok())
+            .collect();
         self.merge_at(rows, Some(now));
         self.synced_at.store(monotonic_ms(), Ordering::Relaxed);
-        Ok(n)
+        Ok(Synced { users })
     }
 
     /// False once syncing has failed for longer than [`MAX_STALENESS`]: revocations made by
@@ -273,6 +288,20 @@ impl Revocations {
             .insert(user, (state, expires_at));
         self.changed();
         Ok(())
+    }
+
+    /// Announce that `user`'s profile changed, so other instances forget what they cached of
+    /// it at their next sync. Nothing is kept in memory here.
+    pub async fn profile_changed(&self, user: Uuid, now: i64) -> StoreResult<()> {
+        let row = RevocationRecord {
+            kind: PROFILE.into(),
+            subject: user.to_string(),
+            data: "{}".into(),
+            expires_at: self.until(now),
+            created_at: now,
+            seq: 0,
+        };
+        self.store.save_revocation(&row).await
     }
 
     /// Drop expired entries from memory (the store purges its own rows).

@@ -17,7 +17,7 @@ LAYERS = {
     "cli": 6, "startup": 5, "serve": 5, "telemetry": 5,
     "http": 4,
     "service": 3,
-    "store": 2, "token": 2, "hashing": 2, "revocation": 2, "mail": 2, "secrets": 2,
+    "store": 2, "token": 2, "hashing": 2, "revocation": 2, "profiles": 2, "mail": 2, "secrets": 2,
     "domain": 1, "clock": 1, "config": 1,
 }
 

@@ -294,6 +294,7 @@ impl AuthState {
             .store
             .record_login(user.id, self.clock().now())
             .await?;
+        self.forget_profile_here(user.id);
         let mut tokens = self
             .open_session_with(user, remember_me, client.clone(), second_factor)
             .await?;
@@ -353,6 +354,7 @@ impl AuthState {
         if !issuer.store.set_username(id, pair).await? {
             return Err(Error::NotFound("user"));
         }
+        self.profile_changed(id).await;
         self.user(id).await
     }
 

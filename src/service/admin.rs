@@ -71,6 +71,8 @@ impl AuthState {
             .revocations
             .set_user_state(id, state, self.clock().now())
             .await?;
+        // The entry just written tells the other instances; this one forgets now.
+        self.forget_profile_here(id);
         if changes.roles.is_some() && user.roles != target.roles {
             let detail = format!(
                 "roles {} -> {}",
@@ -143,6 +145,7 @@ impl AuthState {
                 now,
             )
             .await?;
+        self.forget_profile_here(id);
         let event = Event::new(EventKind::UserDeleted, &actor.client)
             .user(id)
             .by(actor);

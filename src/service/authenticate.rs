@@ -113,6 +113,8 @@ impl AuthState {
             }
             seen.insert(session, now);
         }
+        // The profile cache is not told: `/users/me` shows `last_activity_at` at most
+        // `profiles::MAX_AGE` (a minute, the resolution of this bookkeeping) late.
         let store = issuer.store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.record_activity(user, session, now).await {

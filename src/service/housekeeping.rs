@@ -89,8 +89,9 @@ impl AuthState {
     /// Merge revocations written elsewhere (CLI, other instances) into memory.
     pub async fn sync_revocations(&self) {
         let Ok(issuer) = self.issuer() else { return };
-        if let Err(e) = issuer.revocations.sync(self.clock().now()).await {
-            tracing::warn!(error = %e, "could not sync revocations");
+        match issuer.revocations.sync(self.clock().now()).await {
+            Ok(synced) => self.profiles_changed_elsewhere(&synced.users),
+            Err(e) => tracing::warn!(error = %e, "could not sync revocations"),
         }
     }
 

@@ -155,6 +155,7 @@ impl AuthState {
                 .await;
             return Err(Error::InvalidOtp);
         }
+        self.profile_changed(user_id).await;
         self.otp_succeeded(&user, client).await?;
         self.end_all_sessions(user_id, Some(session)).await?;
         issuer.store.mark_session_mfa(session, now).await?;
@@ -187,6 +188,7 @@ impl AuthState {
         {
             return Err(Error::NotFound("two-factor factor"));
         }
+        self.profile_changed(user_id).await;
         let event = Event::new(EventKind::RecoveryCodesRegenerated, client).user(user_id);
         self.audit(event).await;
         Ok(codes)
@@ -217,6 +219,7 @@ impl AuthState {
         }
         let mail = self.mfa_mail(&user, "mfa_disabled", json!({}));
         issuer.store.delete_factor(user_id, Some(&mail)).await?;
+        self.profile_changed(user_id).await;
         self.audit(Event::new(EventKind::MfaDisabled, client).user(user_id))
             .await;
         Ok(())
@@ -234,6 +237,7 @@ impl AuthState {
             .ok_or(Error::NotFound("user"))?;
         let mail = self.mfa_mail(&user, "mfa_disabled", json!({}));
         let removed = issuer.store.delete_factor(id, Some(&mail)).await?;
+        self.profile_changed(id).await;
         let ended = self.end_all_sessions(id, None).await?;
         let detail = if removed {
             format!("second factor removed, {ended} sessions ended")

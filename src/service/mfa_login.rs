@@ -332,6 +332,7 @@ impl AuthState {
             let locked = self.otp_failed(user, locks, client, detail).await;
             return Ok(Err(Failed { locked }));
         };
+        self.profile_changed(user.id).await;
         self.otp_succeeded(user, client).await?;
         let event = Event::new(EventKind::RecoveryCodeUsed, client)
             .user(user.id)

@@ -23,6 +23,7 @@ mod mfa;
 mod mfa_login;
 mod outbox;
 mod passkeys;
+mod profile;
 mod recovery;
 mod remote;
 mod remote_feed;
@@ -52,6 +53,14 @@ use crate::store::UserRecord;
 
 // The store's query and record types are part of the service's vocabulary for the HTTP layer.
 pub(crate) use crate::store::{AuditQuery, AuditRecord, RoleRecord, SessionRecord, UserQuery};
+
+/// What `GET /users/me` shows: the account and its second factor, cached per user (see
+/// `profile.rs`).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub user: User,
+    pub mfa: MfaStatus,
+}
 
 /// A user as authgate shows them (never the hash).
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]

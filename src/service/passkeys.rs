@@ -564,6 +564,7 @@ impl AuthState {
             .store
             .record_login(user.id, self.clock().now())
             .await?;
+        self.forget_profile_here(user.id);
         let mut tokens = self
             .open_session_amr(user, remember_me, client.clone(), true, Some(amr))
             .await?;

@@ -299,6 +299,7 @@ impl AuthState {
                 None => return Err(Error::InvalidOneTimeToken),
             },
         };
+        self.profile_changed(id).await;
         self.audit(Event::new(kind, &client).user(id)).await;
         self.user(id).await
     }

@@ -22,6 +22,7 @@ use crate::domain::abuse::{AbusePolicy, MemoryBuckets, RepeatedEvents};
 use crate::domain::{ForwardedHeader, JwtAlg};
 use crate::hashing::Hasher;
 use crate::mail::{Links, MailConfig, Mailer};
+use crate::profiles::ProfileCache;
 use crate::revocation::Revocations;
 use crate::secrets::{self, Sealer};
 use crate::store::Store;
@@ -91,6 +92,8 @@ pub(crate) struct Issuer {
     pub activity: Mutex<HashMap<Uuid, i64>>,
     /// Per-IP refresh buckets (in memory; see `super::abuse`).
     pub refresh_buckets: MemoryBuckets,
+    /// What `/users/me` shows, by user (see `super::profile`).
+    pub profiles: ProfileCache<Arc<super::Profile>>,
     /// Refusals held back from the audit log (see `super::audit`).
     pub repeated_events: RepeatedEvents,
     /// The key one-time tokens are stored under (HMAC-SHA256), shared by every instance.
@@ -291,6 +294,7 @@ impl AuthState {
             key_rotation,
             activity: Mutex::new(HashMap::new()),
             refresh_buckets: MemoryBuckets::default(),
+            profiles: ProfileCache::default(),
             repeated_events: RepeatedEvents::new(REPEAT_WINDOW_MS),
             token_key,
             csrf_key,

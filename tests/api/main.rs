@@ -53,6 +53,7 @@ mod pages_signin;
 mod passkeys;
 mod password;
 mod password_policy;
+mod profile_cache;
 mod propagation;
 mod races;
 mod recovery;

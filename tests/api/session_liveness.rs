@@ -1,5 +1,6 @@
-//! The issuer's endpoints that read the database anyway (`/users/me`, `/users/me/sessions`)
-//! confirm there that the token's session is live (issue #9 item 7, R14). A route that only
+//! The issuer's endpoints that read the database (`/users/me/sessions` on every call,
+//! `/users/me` on the first call of each session on an instance, then from its profile cache:
+//! issue 14) confirm there that the token's session is live (issue #9 item 7, R14). A route that only
 //! verifies the token (the `CurrentUser` extractor, no database round trip) does not: it
 //! accepts a validly signed token until a revocation reaches memory (the 3 s poll), and a token
 //! whose `sid` never existed (forged with a leaked HS256 secret, or a leaked signing key) until
@@ -56,26 +57,41 @@ both!(
 );
 
 both!(
-    /// Issue #9 item 7, R14, F5: a session revoked by another instance is refused by
-    /// `/users/me` and `/users/me/sessions` at once, before the revocation reaches this
-    /// instance's memory; a route that only verifies accepts the token until then (here an
-    /// instance that never syncs, so "then" does not come during the test).
+    /// Issue #9 item 7, R14, F5: a session revoked by another instance before this one first
+    /// saw it is refused by `/users/me` and `/users/me/sessions` at once, before the revocation
+    /// reaches this instance's memory. A session `/users/me` had already confirmed here is then
+    /// answered from the profile cache (issue 14) like a route that only verifies, until the
+    /// revocation reaches memory (`LISTEN/NOTIFY` or the poll; here an instance that never syncs
+    /// until the test says so); `/users/me/sessions` still reads the database every time.
     a_session_revoked_elsewhere_is_refused_where_the_database_is_read_before_any_sync,
     |app| async move {
         // Arrange: a second instance on the same database, without housekeeping
         let other = AuthState::from_settings(&app.settings).await.unwrap();
         let base = serve_host(host_router(&other, whoami_routes())).await;
-        let (_, tokens) = app.signed_in_user().await;
-        assert_eq!(get_status(&app, format!("{base}/users/me"), &tokens.access).await, StatusCode::OK);
-        // Act: log out through the test server
-        let resp = app.post("/auth/logout", Some(&tokens.access), json!({})).await;
-        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-        // Assert
-        let me = get_status(&app, format!("{base}/users/me"), &tokens.access).await;
-        let sessions = get_status(&app, format!("{base}/users/me/sessions"), &tokens.access).await;
-        let verified_only = get_status(&app, format!("{base}/whoami"), &tokens.access).await;
+        let (user, seen) = app.signed_in_user().await;
+        let unseen = app.login_ok(&user).await;
+        assert_eq!(get_status(&app, format!("{base}/users/me"), &seen.access).await, StatusCode::OK);
+        // Act: log out both sessions through the test server
+        for tokens in [&seen, &unseen] {
+            let resp = app.post("/auth/logout", Some(&tokens.access), json!({})).await;
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        }
+        // Assert: the session `other` never confirmed is refused where the database is read
+        let me = get_status(&app, format!("{base}/users/me"), &unseen.access).await;
+        let sessions = get_status(&app, format!("{base}/users/me/sessions"), &unseen.access).await;
+        let verified_only = get_status(&app, format!("{base}/whoami"), &unseen.access).await;
         assert_eq!(me, StatusCode::UNAUTHORIZED);
         assert_eq!(sessions, StatusCode::UNAUTHORIZED);
         assert_eq!(verified_only, StatusCode::OK, "not yet in memory (documented)");
+        // the confirmed one: cached until the revocation arrives, then refused everywhere
+        let cached = get_status(&app, format!("{base}/users/me"), &seen.access).await;
+        let sessions = get_status(&app, format!("{base}/users/me/sessions"), &seen.access).await;
+        assert_eq!(cached, StatusCode::OK, "answered from the cache (documented)");
+        assert_eq!(sessions, StatusCode::UNAUTHORIZED);
+        other.sync_revocations().await;
+        for path in ["/users/me", "/users/me/sessions", "/whoami"] {
+            let status = get_status(&app, format!("{base}{path}"), &seen.access).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} after the sync");
+        }
     }
 );

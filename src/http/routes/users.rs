@@ -25,11 +25,12 @@ pub async fn me(
     State(auth): State<AuthState>,
     EnrollingUser(user): EnrollingUser,
 ) -> Result<Json<UserBody>> {
-    // The database is the truth for the profile (roles included) and for the session: a user
-    // deleted, or a session unknown or ended, since the token was issued is no longer
-    // authenticated here (one query, as before), even before the revocation reaches memory.
-    let mut body: UserBody = auth.own_account(user.id, user.session_id).await?.into();
-    body.mfa = Some(auth.mfa_status(user.id).await?.into());
+    // The extractor checked the session against the revocation list; the profile, and that the
+    // session exists at all, come from the database once and then from the cache that every
+    // change of the profile clears (`service/profile.rs`).
+    let profile = auth.profile(user.id, user.session_id).await?;
+    let mut body: UserBody = profile.user.clone().into();
+    body.mfa = Some(profile.mfa.into());
     Ok(Json(body))
 }
 

@@ -83,8 +83,11 @@ macro_rules! feed_store {
                 limit: i64,
             ) -> StoreResult<Vec<RevocationRecord>> {
                 let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+                    // Only the kinds the feed describes: a page must not fill up with rows
+                    // its reader skips (its cursor is the last item's `seq`).
                     "SELECT kind, subject, data, expires_at, created_at, seq FROM revocations \
-                     WHERE expires_at > $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                     WHERE expires_at > $1 AND seq > $2 AND kind IN ('session', 'user') \
+                     ORDER BY seq LIMIT $3",
                 )
                 .bind(now)
                 .bind(after_seq)
