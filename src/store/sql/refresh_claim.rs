@@ -10,11 +10,13 @@ use crate::store::{RotatedSession, Rotation, SessionRecord, StoreResult, UserRec
 
 /// A [`RotatedSession`] from a row with the session columns (`session_id, user_id,
 /// created_at, last_used_at, expires_at, idle_expires_at, remember_me, user_agent, ip, mfa_at,
-/// amr`), the user's columns under `u_` names and its `roles`. A macro, not a function: the
-/// two drivers' rows share no trait that decodes all of these.
-macro_rules! rotated_from_row {
-    ($row:expr, $roles:expr) => {{
+/// amr`) and a row with the user's columns under `u_` names (the same row on PostgreSQL), and
+/// the `roles`. A macro, not a function: the two drivers' rows share no trait that decodes all
+/// of these.
+macro_rules! rotated_from_rows {
+    ($row:expr, $user_row:expr, $roles:expr) => {{
         let row = $row;
+        let user_row = $user_row;
         let session = SessionRecord {
             id: parse_uuid(row.try_get("session_id")?)?,
             user_id: parse_uuid(row.try_get("user_id")?)?,
@@ -28,15 +30,15 @@ macro_rules! rotated_from_row {
         };
         let user = UserRecord {
             id: session.user_id,
-            email: row.try_get("u_email")?,
-            username: row.try_get("u_username")?,
-            password_hash: row.try_get("u_password_hash")?,
-            is_active: row.try_get("u_is_active")?,
-            email_verified: row.try_get("u_email_verified")?,
+            email: user_row.try_get("u_email")?,
+            username: user_row.try_get("u_username")?,
+            password_hash: user_row.try_get("u_password_hash")?,
+            is_active: user_row.try_get("u_is_active")?,
+            email_verified: user_row.try_get("u_email_verified")?,
             roles: $roles,
-            created_at: row.try_get("u_created_at")?,
-            last_login_at: row.try_get("u_last_login_at")?,
-            last_activity_at: row.try_get("u_last_activity_at")?,
+            created_at: user_row.try_get("u_created_at")?,
+            last_login_at: user_row.try_get("u_last_login_at")?,
+            last_activity_at: user_row.try_get("u_last_activity_at")?,
         };
         RotatedSession {
             session,
@@ -49,10 +51,23 @@ macro_rules! rotated_from_row {
 
 /// The claim as one transaction (SQLite has no data-modifying CTEs). On SQLite writers
 /// serialise, so exactly one concurrent caller's first UPDATE sees the row. When the session is
-/// dead the transaction is rolled back, with the claim. The statements run on the
-/// transaction's one connection: a single hand-off to the pool, not one per statement's query.
+/// dead the transaction is rolled back, with the claim.
+///
+/// The user is read first, outside the transaction, on the same connection: in WAL mode a read
+/// takes no lock, so the write lock (which every refresh, login and logout queues on) is held
+/// for the three writes only. The session the token belongs to never changes, so the read and
+/// the claim see the same user; a role change landing between them is a refresh racing an admin
+/// change, which the revocation list's user entry settles for the tokens either way.
 pub(super) async fn sqlite(pool: &SqlitePool, r: &Rotation) -> StoreResult<Option<RotatedSession>> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pool.acquire().await?;
+    let Some(user_row) = sqlx::query(SQLITE_USER_OF_TOKEN)
+        .bind(&r.presented_hash)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let claimed: Option<String> = sqlx::query_scalar(
         "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
          RETURNING session_id",
@@ -67,22 +82,23 @@ pub(super) async fn sqlite(pool: &SqlitePool, r: &Rotation) -> StoreResult<Optio
         tx.rollback().await?;
         return Ok(None);
     };
-    let extended: Option<String> = sqlx::query_scalar(
-        // The new idle expiry is never past the session's absolute end.
+    // The new idle expiry is never past the session's absolute end.
+    let extended = sqlx::query(
         "UPDATE sessions SET last_used_at = $2, idle_expires_at = \
            CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
          WHERE session_id = $1 \
            AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
-         RETURNING session_id",
+         RETURNING session_id, user_id, created_at, last_used_at, expires_at, \
+           idle_expires_at, remember_me, user_agent, ip, mfa_at, amr",
     )
     .bind(&sid)
     .bind(r.now)
     .fetch_optional(&mut *tx)
     .await?;
-    if extended.is_none() {
+    let Some(row) = extended else {
         tx.rollback().await?;
         return Ok(None);
-    }
+    };
     sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) \
          VALUES ($1, $2, $3, $4)",
@@ -93,20 +109,10 @@ pub(super) async fn sqlite(pool: &SqlitePool, r: &Rotation) -> StoreResult<Optio
     .bind(r.now)
     .execute(&mut *tx)
     .await?;
-    // A user's sessions go with the user (foreign key), so a live session has one.
-    let Some(row) = sqlx::query(SQLITE_READ)
-        .bind(&sid)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    let roles: String = row.try_get("roles")?;
-    let roles: Vec<String> = serde_json::from_str(&roles).map_err(|e| anyhow::anyhow!(e))?;
-    let out = rotated_from_row!(&row, roles);
     tx.commit().await?;
-    Ok(Some(out))
+    let roles: String = user_row.try_get("roles")?;
+    let roles: Vec<String> = serde_json::from_str(&roles).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(rotated_from_rows!(&row, &user_row, roles)))
 }
 
 /// The same as SQLite's, as one statement: a refresh is one round trip and one commit, not
@@ -123,23 +129,22 @@ pub(super) async fn postgres(pool: &PgPool, r: &Rotation) -> StoreResult<Option<
     match row {
         Some(row) => {
             let roles: Vec<String> = row.try_get("roles")?;
-            Ok(Some(rotated_from_row!(&row, roles)))
+            Ok(Some(rotated_from_rows!(&row, &row, roles)))
         }
         None => Ok(None),
     }
 }
 
-/// SQLite: the claimed session with its user and roles (a JSON array), inside the claim's
-/// transaction.
-const SQLITE_READ: &str = "SELECT s.session_id, s.user_id, s.created_at, s.last_used_at, \
-       s.expires_at, s.idle_expires_at, s.remember_me, s.user_agent, s.ip, s.mfa_at, s.amr, \
-       u.email AS u_email, u.username AS u_username, u.password_hash AS u_password_hash, \
-       u.is_active AS u_is_active, u.email_verified AS u_email_verified, \
-       u.created_at AS u_created_at, u.last_login_at AS u_last_login_at, \
-       u.last_activity_at AS u_last_activity_at, \
+/// SQLite: the user (and roles, a JSON array) of the session a refresh token belongs to.
+const SQLITE_USER_OF_TOKEN: &str = "SELECT u.email AS u_email, u.username AS u_username, \
+       u.password_hash AS u_password_hash, u.is_active AS u_is_active, \
+       u.email_verified AS u_email_verified, u.created_at AS u_created_at, \
+       u.last_login_at AS u_last_login_at, u.last_activity_at AS u_last_activity_at, \
        (SELECT json_group_array(role_name) FROM \
-         (SELECT role_name FROM user_roles WHERE user_id = s.user_id ORDER BY role_name)) AS roles \
-     FROM sessions s JOIN users u ON u.user_id = s.user_id WHERE s.session_id = $1";
+         (SELECT role_name FROM user_roles WHERE user_id = u.user_id ORDER BY role_name)) AS roles \
+     FROM refresh_tokens t JOIN sessions s ON s.session_id = t.session_id \
+       JOIN users u ON u.user_id = s.user_id \
+     WHERE t.token_hash = $1";
 
 /// PostgreSQL: claim, extend, store the successor and read the user in data-modifying CTEs.
 const POSTGRES_CLAIM: &str = "WITH claimed AS ( \
