@@ -83,6 +83,16 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     field_kib(&status, "VmRSS:")
 }
 
+/// Of the resident memory, what maps files (the executable's code and data, shared page cache
+/// the kernel can drop) and what is the process's own (`RssFile`, `RssAnon`), in KiB.
+pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((
+        field_kib(&status, "RssFile:")?,
+        field_kib(&status, "RssAnon:")?,
+    ))
+}
+
 /// Peak resident memory since start or the last [`reset_peak`] (`VmHWM`), in KiB.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

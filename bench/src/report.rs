@@ -132,6 +132,8 @@ pub struct Startup {
     pub restart_ms: f64,
     /// VmRSS after start and `/readyz`, MiB.
     pub idle_rss_mib: Option<f64>,
+    /// Of it: file-backed (the executable mapped in) and anonymous (the heap, stacks), MiB.
+    pub idle_rss_split_mib: Option<(f64, f64)>,
 }
 
 /// One target from the issue, checked.
@@ -224,9 +226,14 @@ impl Report {
             self.hash.verify_ms,
             self.startup.first_start_ms,
             self.startup.restart_ms,
-            self.startup
-                .idle_rss_mib
-                .map_or("n/a".into(), |m| format!("{m:.1} MiB"))
+            match (self.startup.idle_rss_mib, self.startup.idle_rss_split_mib) {
+                (Some(m), Some((file, anon))) => format!(
+                    "{m:.1} MiB ({file:.1} MiB file-backed, the executable's pages; \
+                     {anon:.1} MiB anonymous)"
+                ),
+                (Some(m), None) => format!("{m:.1} MiB"),
+                _ => "n/a".into(),
+            }
         ));
         if let Some(i) = &self.import {
             md.push_str(&format!("{}\n\n", i.summary()));

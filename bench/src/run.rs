@@ -224,6 +224,8 @@ async fn run_on(
         first_start_ms: first_start.as_secs_f64() * 1000.0,
         restart_ms: authgate.ready_after.as_secs_f64() * 1000.0,
         idle_rss_mib: machine::rss_kib(authgate.pid()).map(mib),
+        idle_rss_split_mib: machine::rss_split_kib(authgate.pid())
+            .map(|(file, anon)| (mib(file), mib(anon))),
     };
     let three_roles = load::login_as(authgate.addr, db::THREE_ROLE_EMAIL).await?;
     let reference = ChildProcess::start("serve-reference", &[], dir).await?;
