@@ -34,7 +34,7 @@ use webauthn_rs::prelude::{
     WebauthnBuilder,
 };
 
-use super::TokenPair;
+use super::{CurrentUser, TokenPair};
 use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
@@ -192,6 +192,30 @@ impl AuthState {
             ceremony_id: ceremony.id,
             options,
         })
+    }
+
+    /// Start adding a passkey for the signed-in `user`, the API's and the pages' one way in:
+    /// `current_password` is required (and checked like a login) unless the session passed a
+    /// second factor (`aal` 2), so a stolen access token or page cookie alone cannot add the
+    /// thief's passkey. 422 without it, 401 when wrong.
+    pub async fn begin_passkey_registration(
+        &self,
+        user: &CurrentUser,
+        current_password: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<PasskeyCeremony> {
+        if user.claims.aal < 2 {
+            let Some(password) = current_password else {
+                return Err(Error::field(
+                    "current_password",
+                    "send your current password (or sign in with a second factor first)",
+                ));
+            };
+            self.verify_current_password(user.id, password, client, "adding a passkey")
+                .await?;
+        }
+        self.start_passkey_registration(user.id, user.session_id)
+            .await
     }
 
     /// Start adding a passkey to `user_id`'s account (the caller's live `session`).
