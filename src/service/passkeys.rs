@@ -34,10 +34,10 @@ use webauthn_rs::prelude::{
     WebauthnBuilder,
 };
 
-use super::{CurrentUser, TokenPair};
 use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
+use super::{CurrentUser, TokenPair};
 use crate::domain::{ClientInfo, Limit};
 use crate::store::{NewCeremony, PasskeyRecord, PasskeyUse, StoreError, UserRecord};
 
@@ -246,7 +246,14 @@ impl AuthState {
         let (options, state) = webauthn
             .start_passkey_registration(user.id, &user.email, &name, Some(exclude))
             .map_err(|e| Error::Internal(anyhow::anyhow!("webauthn: {e:?}")))?;
-        let options = serde_json::to_value(&options).map_err(|e| Error::Internal(e.into()))?;
+        let mut options = serde_json::to_value(&options).map_err(|e| Error::Internal(e.into()))?;
+        // webauthn-rs asks for a non-discoverable credential (`residentKey: "discouraged"`), but
+        // the username-less sign-in finds only discoverable ones (a browser's authenticator that
+        // obeys creates a key the sign-in button cannot use). The finish does not depend on it.
+        if let Some(selection) = options["publicKey"]["authenticatorSelection"].as_object_mut() {
+            selection.insert("residentKey".into(), Value::from("required"));
+            selection.insert("requireResidentKey".into(), Value::from(true));
+        }
         self.store_ceremony(
             KIND_REGISTER,
             Some(user.id),

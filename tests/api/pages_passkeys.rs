@@ -64,7 +64,10 @@ async fn passkey_sign_in<'a>(
 ) -> (Browser<'a>, Page) {
     let mut browser = Browser::new(app);
     let signin = browser.get("/signin").await;
-    assert!(signin.body.contains(r#"data-passkey="signin""#), "the passkey block");
+    assert!(
+        signin.body.contains(r#"data-passkey="signin""#),
+        "the passkey block"
+    );
     let csrf = block_csrf(&signin);
     let start = browser
         .post_json("/signin/passkey/start", &csrf, &json!({}))
@@ -207,7 +210,10 @@ both!(
         // Assert
         assert_eq!(no_password.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-        for (case, page) in [("no token", &no_token), ("another session's", &foreign_token)] {
+        for (case, page) in [
+            ("no token", &no_token),
+            ("another session's", &foreign_token),
+        ] {
             assert_eq!(page.status, StatusCode::FORBIDDEN, "{case}");
             assert_eq!(page.json()["code"], "csrf_failed", "{case}");
         }
@@ -273,7 +279,12 @@ both!(
             let (_, finish) =
                 passkey_sign_in(&app, &mut key, json!({"return_to": return_to})).await;
             // Assert
-            assert_eq!(finish.status, StatusCode::OK, "{return_to}: {}", finish.body);
+            assert_eq!(
+                finish.status,
+                StatusCode::OK,
+                "{return_to}: {}",
+                finish.body
+            );
             assert_eq!(finish.json()["redirect"], expected, "{return_to}");
         }
     }
@@ -355,7 +366,10 @@ both!(
         assert_eq!(added.status(), StatusCode::CREATED);
         let plain = app.mfa_user().await;
         let mut browser = Browser::new(&app);
-        let login = [("login", mfa.user.email.as_str()), ("password", &mfa.user.password)];
+        let login = [
+            ("login", mfa.user.email.as_str()),
+            ("password", &mfa.user.password),
+        ];
         // Act
         let step = browser.submit("/signin", "/signin", &login).await;
         let csrf = block_csrf(&step);
@@ -379,7 +393,10 @@ both!(
             .await;
         let account = browser.get("/account").await;
         let mut other = Browser::new(&app);
-        let plain_login = [("login", plain.user.email.as_str()), ("password", &plain.user.password)];
+        let plain_login = [
+            ("login", plain.user.email.as_str()),
+            ("password", &plain.user.password),
+        ];
         let plain_step = other.submit("/signin", "/signin", &plain_login).await;
         // Assert
         assert_eq!(step.status, StatusCode::OK);
@@ -426,11 +443,11 @@ both!(
                 csp.contains(&format!("script-src 'nonce-{nonce}'")),
                 "{name}: {csp}"
             );
+            assert!(page.body.contains(r#"src="/assets/passkeys.js""#), "{name}");
             assert!(
-                page.body.contains(r#"src="/assets/passkeys.js""#),
-                "{name}"
+                !page.body.contains(" onclick="),
+                "{name}: no inline handlers"
             );
-            assert!(!page.body.contains(" onclick="), "{name}: no inline handlers");
         }
     }
 );

@@ -93,6 +93,10 @@ impl SoftKey {
         let pk = &options["publicKey"];
         let challenge = pk["challenge"].as_str().expect("challenge");
         assert_eq!(pk["rp"]["id"], RP_ID, "the RP id is the public URL's host");
+        assert_eq!(
+            pk["authenticatorSelection"]["residentKey"], "required",
+            "a discoverable credential, for the username-less sign-in"
+        );
         let user_handle = URL_SAFE_NO_PAD
             .decode(pk["user"]["id"].as_str().expect("user id"))
             .unwrap();

@@ -19,7 +19,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::account::{form_error, client_or_page};
+use super::account::{client_or_page, form_error};
 use super::render::{headers as page_headers, see_other};
 use super::session::{
     CookieNames, PageForm, PageSession, check_origin, cookie, safe_return_to, session_cookies,
@@ -134,7 +134,10 @@ pub async fn signin_start(
 ) -> Result<Response> {
     check_anonymous(&auth, &headers)?;
     let ceremony = auth.start_passkey_signin(&client).await?;
-    Ok(json_answer(StatusCode::OK, CeremonyResponse::from(ceremony)))
+    Ok(json_answer(
+        StatusCode::OK,
+        CeremonyResponse::from(ceremony),
+    ))
 }
 
 /// Finish "Sign in with a passkey": the page session opens (its cookies are set, as after a
@@ -205,7 +208,10 @@ pub async fn mfa_start(
 ) -> Result<Response> {
     check_anonymous(&auth, &headers)?;
     let ceremony = auth.start_mfa_passkey(&body.mfa_token, &client).await?;
-    Ok(json_answer(StatusCode::OK, CeremonyResponse::from(ceremony)))
+    Ok(json_answer(
+        StatusCode::OK,
+        CeremonyResponse::from(ceremony),
+    ))
 }
 
 /// Finish the second-factor step with a passkey: the page session opens (`amr:
@@ -281,7 +287,10 @@ pub async fn register_start(
     let ceremony = auth
         .begin_passkey_registration(&session.user, body.current_password.as_deref(), &client)
         .await?;
-    Ok(json_answer(StatusCode::OK, CeremonyResponse::from(ceremony)))
+    Ok(json_answer(
+        StatusCode::OK,
+        CeremonyResponse::from(ceremony),
+    ))
 }
 
 /// Finish "Add a passkey": it is stored under its name and the page goes back to `/account`.
@@ -348,8 +357,7 @@ pub struct RenameForm {
 pub async fn rename(State(auth): State<AuthState>, form: PageForm<RenameForm>) -> Response {
     let PageForm { session, form } = form;
     let Ok(id) = Uuid::try_parse(form.passkey_id.trim()) else {
-        return form_error(&auth, &session, "passkeys", Error::NotFound("passkey"))
-            .await;
+        return form_error(&auth, &session, "passkeys", Error::NotFound("passkey")).await;
     };
     match auth.rename_passkey(session.user.id, id, &form.name).await {
         Ok(_) => see_other("/account?done=passkey_renamed#passkeys"),
@@ -391,8 +399,7 @@ pub async fn remove(
     };
     let PageForm { session, form } = form;
     let Ok(id) = Uuid::try_parse(form.passkey_id.trim()) else {
-        return form_error(&auth, &session, "passkeys", Error::NotFound("passkey"))
-            .await;
+        return form_error(&auth, &session, "passkeys", Error::NotFound("passkey")).await;
     };
     match auth.delete_passkey(session.user.id, id, &client).await {
         Ok(()) => see_other("/account?done=passkey_removed#passkeys"),
