@@ -452,6 +452,34 @@ both!(
     }
 );
 
+// Requirement: the page's passkey sign-in counts against the same per-IP login limit as the
+// API's (429 with Retry-After once it is used up), shared with `POST /auth/passkey/start`.
+both!(
+    the_page_passkey_sign_in_is_rate_limited_like_the_api,
+    &["--public-url", PUBLIC_URL, "--login-rate-limit", "3/1m"],
+    |app| async move {
+        // Arrange
+        let mut browser = Browser::new(&app);
+        let csrf = block_csrf(&browser.get("/signin").await);
+        for _ in 0..2 {
+            let start = browser
+                .post_json("/signin/passkey/start", &csrf, &json!({}))
+                .await;
+            assert_eq!(start.status, StatusCode::OK);
+        }
+        let api = app.post("/auth/passkey/start", None, json!({})).await;
+        assert_eq!(api.status(), StatusCode::OK);
+        // Act
+        let limited = browser
+            .post_json("/signin/passkey/start", &csrf, &json!({}))
+            .await;
+        // Assert
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.json()["code"], "too_many_requests");
+        assert!(header_value(&limited, "retry-after").is_some());
+    }
+);
+
 fn header_value(page: &Page, name: &str) -> Option<String> {
     page.headers
         .get(name)
