@@ -11,7 +11,8 @@
 //! `{"redirect": …}` (`return_to` when [`safe_return_to`] accepts it). Rename and remove are
 //! plain forms, so they work without JavaScript.
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -58,20 +59,36 @@ fn json_answer(status: StatusCode, body: impl Serialize) -> Response {
     response
 }
 
-fn csrf_header(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+/// The `X-CSRF-Token` the script sends. Taken first, so a request without one is refused
+/// (403 `csrf_failed`) before its session or body is looked at.
+pub struct CsrfHeader(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfHeader {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(|v| Self(v.to_owned()))
+            .ok_or(Error::CsrfFailed(
+                "a CSRF token is required: send the page's token in X-CSRF-Token",
+            ))
+    }
 }
 
 /// Before sign-in: the `Origin` is ours (or absent) and `X-CSRF-Token` is a token of the
 /// browser's pre-session cookie (403 `csrf_failed` otherwise), as for the sign-in form.
-fn check_anonymous(auth: &AuthState, headers: &HeaderMap) -> Result<()> {
+fn check_anonymous(auth: &AuthState, headers: &HeaderMap, csrf: &CsrfHeader) -> Result<()> {
     check_origin(auth, &Method::POST, headers)?;
     let pre = cookie(headers, &CookieNames::of(auth).pre())
         .and_then(|v| Uuid::try_parse(v).ok())
         .ok_or(Error::CsrfFailed(
             "this page needs its cookie; allow cookies for this site and reload the page",
         ))?;
-    auth.check_csrf(pre, csrf_header(headers))
+    auth.check_csrf(pre, Some(&csrf.0))
 }
 
 /// The signed-in browser's cookies and where the script goes next.
@@ -128,11 +145,12 @@ pub struct EmptyBody {}
                   headers(("Retry-After" = u64, description = "seconds to wait before retrying")))))]
 pub async fn signin_start(
     State(auth): State<AuthState>,
+    csrf: CsrfHeader,
     client: ClientInfo,
     headers: HeaderMap,
     _body: JsonObject<EmptyBody>,
 ) -> Result<Response> {
-    check_anonymous(&auth, &headers)?;
+    check_anonymous(&auth, &headers, &csrf)?;
     let ceremony = auth.start_passkey_signin(&client).await?;
     Ok(json_answer(
         StatusCode::OK,
@@ -153,11 +171,12 @@ pub async fn signin_start(
                   headers(("Retry-After" = u64, description = "seconds to wait before retrying")))))]
 pub async fn signin_finish(
     State(auth): State<AuthState>,
+    csrf: CsrfHeader,
     client: ClientInfo,
     headers: HeaderMap,
     JsonObject(body): JsonObject<PasskeySigninBody>,
 ) -> Result<Response> {
-    check_anonymous(&auth, &headers)?;
+    check_anonymous(&auth, &headers, &csrf)?;
     let tokens = auth
         .finish_passkey_signin(body.ceremony_id, &body.credential, body.remember_me, client)
         .await?;
@@ -202,11 +221,12 @@ pub struct MfaFinishBody {
                   headers(("Retry-After" = u64, description = "seconds to wait before retrying")))))]
 pub async fn mfa_start(
     State(auth): State<AuthState>,
+    csrf: CsrfHeader,
     client: ClientInfo,
     headers: HeaderMap,
     JsonObject(body): JsonObject<MfaStartBody>,
 ) -> Result<Response> {
-    check_anonymous(&auth, &headers)?;
+    check_anonymous(&auth, &headers, &csrf)?;
     let ceremony = auth.start_mfa_passkey(&body.mfa_token, &client).await?;
     Ok(json_answer(
         StatusCode::OK,
@@ -227,11 +247,12 @@ pub async fn mfa_start(
                   headers(("Retry-After" = u64, description = "seconds to wait before retrying")))))]
 pub async fn mfa_finish(
     State(auth): State<AuthState>,
+    csrf: CsrfHeader,
     client: ClientInfo,
     headers: HeaderMap,
     JsonObject(body): JsonObject<MfaFinishBody>,
 ) -> Result<Response> {
-    check_anonymous(&auth, &headers)?;
+    check_anonymous(&auth, &headers, &csrf)?;
     let answer = MfaAnswer::Passkey {
         ceremony_id: body.ceremony_id,
         credential: &body.credential,
@@ -278,12 +299,12 @@ pub struct RegisterFinishBody {
                   headers(("Retry-After" = u64, description = "seconds to wait before retrying")))))]
 pub async fn register_start(
     State(auth): State<AuthState>,
+    csrf: CsrfHeader,
     client: ClientInfo,
     session: PageSession,
-    headers: HeaderMap,
     JsonObject(body): JsonObject<RegisterStartBody>,
 ) -> Result<Response> {
-    auth.check_csrf(session.session, csrf_header(&headers))?;
+    auth.check_csrf(session.session, Some(&csrf.0))?;
     let ceremony = auth
         .begin_passkey_registration(&session.user, body.current_password.as_deref(), &client)
         .await?;
@@ -307,12 +328,12 @@ pub async fn register_start(
               (status = 422, body = crate::http::problem::Problem, description = "a bad name, or the account has 20 passkeys")))]
 pub async fn register_finish(
     State(auth): State<AuthState>,
+    csrf: CsrfHeader,
     client: ClientInfo,
     session: PageSession,
-    headers: HeaderMap,
     JsonObject(body): JsonObject<RegisterFinishBody>,
 ) -> Result<Response> {
-    auth.check_csrf(session.session, csrf_header(&headers))?;
+    auth.check_csrf(session.session, Some(&csrf.0))?;
     auth.finish_passkey_registration(
         session.user.id,
         session.session,
