@@ -176,10 +176,10 @@ where
         .routes(routes!(pages::account::mfa_enrol))
         .routes(routes!(pages::account::mfa_confirm))
         .routes(routes!(pages::account::mfa_disable))
-        .routes(routes!(pages::passkeys::register_start))
-        .routes(routes!(pages::passkeys::register_finish))
-        .routes(routes!(pages::passkeys::rename))
-        .routes(routes!(pages::passkeys::remove))
+        .routes(routes!(pages::passkeys::account::register_start))
+        .routes(routes!(pages::passkeys::account::register_finish))
+        .routes(routes!(pages::passkeys::account::rename))
+        .routes(routes!(pages::passkeys::account::remove))
         .merge(pages::admin::routes())
 }
 
