@@ -153,6 +153,11 @@ where
             pages::signin::signin_submit
         ))
         .routes(routes!(pages::signin::signin_mfa_submit))
+        .routes(routes!(pages::passkeys::signin_start))
+        .routes(routes!(pages::passkeys::signin_finish))
+        .routes(routes!(pages::passkeys::mfa_start))
+        .routes(routes!(pages::passkeys::mfa_finish))
+        .routes(routes!(pages::passkeys::script))
         .routes(routes!(pages::signin::signout))
         .routes(routes!(
             pages::signup::signup_page,
@@ -171,6 +176,10 @@ where
         .routes(routes!(pages::account::mfa_enrol))
         .routes(routes!(pages::account::mfa_confirm))
         .routes(routes!(pages::account::mfa_disable))
+        .routes(routes!(pages::passkeys::account::register_start))
+        .routes(routes!(pages::passkeys::account::register_finish))
+        .routes(routes!(pages::passkeys::account::rename))
+        .routes(routes!(pages::passkeys::account::remove))
         .merge(pages::admin::routes())
 }
 

@@ -34,10 +34,10 @@ use webauthn_rs::prelude::{
     WebauthnBuilder,
 };
 
-use super::TokenPair;
 use super::audit::{Event, EventKind};
 use super::error::{Error, Result};
 use super::state::AuthState;
+use super::{CurrentUser, TokenPair};
 use crate::domain::{ClientInfo, Limit};
 use crate::store::{NewCeremony, PasskeyRecord, PasskeyUse, StoreError, UserRecord};
 
@@ -194,6 +194,30 @@ impl AuthState {
         })
     }
 
+    /// Start adding a passkey for the signed-in `user`, the API's and the pages' one way in:
+    /// `current_password` is required (and checked like a login) unless the session passed a
+    /// second factor (`aal` 2), so a stolen access token or page cookie alone cannot add the
+    /// thief's passkey. 422 without it, 401 when wrong.
+    pub async fn begin_passkey_registration(
+        &self,
+        user: &CurrentUser,
+        current_password: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<PasskeyCeremony> {
+        if user.claims.aal < 2 {
+            let Some(password) = current_password else {
+                return Err(Error::field(
+                    "current_password",
+                    "send your current password (or sign in with a second factor first)",
+                ));
+            };
+            self.verify_current_password(user.id, password, client, "adding a passkey")
+                .await?;
+        }
+        self.start_passkey_registration(user.id, user.session_id)
+            .await
+    }
+
     /// Start adding a passkey to `user_id`'s account (the caller's live `session`).
     pub async fn start_passkey_registration(
         &self,
@@ -222,7 +246,14 @@ impl AuthState {
         let (options, state) = webauthn
             .start_passkey_registration(user.id, &user.email, &name, Some(exclude))
             .map_err(|e| Error::Internal(anyhow::anyhow!("webauthn: {e:?}")))?;
-        let options = serde_json::to_value(&options).map_err(|e| Error::Internal(e.into()))?;
+        let mut options = serde_json::to_value(&options).map_err(|e| Error::Internal(e.into()))?;
+        // webauthn-rs asks for a non-discoverable credential (`residentKey: "discouraged"`), but
+        // the username-less sign-in finds only discoverable ones (a browser's authenticator that
+        // obeys creates a key the sign-in button cannot use). The finish does not depend on it.
+        if let Some(selection) = options["publicKey"]["authenticatorSelection"].as_object_mut() {
+            selection.insert("residentKey".into(), Value::from("required"));
+            selection.insert("requireResidentKey".into(), Value::from(true));
+        }
         self.store_ceremony(
             KIND_REGISTER,
             Some(user.id),

@@ -49,6 +49,7 @@ mod migrations;
 mod pages;
 mod pages_account;
 mod pages_browser;
+mod pages_passkeys;
 mod pages_signin;
 mod passkeys;
 mod password;

@@ -24,6 +24,23 @@ pub struct Page {
 }
 
 impl Page {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The value of attribute `name` (`data-csrf`, say) of the first element that has one.
+    pub fn attr(&self, name: &str) -> String {
+        let needle = format!(r#"{name}=""#);
+        let start = self
+            .body
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no {name} in:\n{}", self.body))
+            + needle.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        html_unescape(&self.body[start..start + end])
+    }
+
     pub fn location(&self) -> Option<String> {
         self.headers
             .get("location")
@@ -128,6 +145,22 @@ impl<'a> Browser<'a> {
             req = req.header("origin", origin);
         }
         let resp = req.send().await.unwrap();
+        self.take(resp).await
+    }
+
+    /// POST JSON as the pages' scripts do: same-origin `Origin`, the CSRF token in `X-CSRF-Token`.
+    pub async fn post_json(&mut self, path: &str, csrf: &str, body: &serde_json::Value) -> Page {
+        let resp = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .header("origin", &self.app.address)
+            .header("x-csrf-token", csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         self.take(resp).await
     }
 

@@ -15,9 +15,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const PUBLIC_URL: &str = "https://auth.example.test";
-const RP_ID: &str = "auth.example.test";
-const ARGS: &[&str] = &["--public-url", PUBLIC_URL];
+pub(crate) const PUBLIC_URL: &str = "https://auth.example.test";
+pub(crate) const RP_ID: &str = "auth.example.test";
+pub(crate) const ARGS: &[&str] = &["--public-url", PUBLIC_URL];
 
 fn b64u(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -47,21 +47,21 @@ fn cbor_text(s: &str, out: &mut Vec<u8>) {
 }
 
 /// A software authenticator holding one discoverable ES256 credential.
-struct SoftKey {
+pub(crate) struct SoftKey {
     key: SigningKey,
-    cred_id: Vec<u8>,
+    pub(crate) cred_id: Vec<u8>,
     user_handle: Vec<u8>,
     counter: u32,
 }
 
 /// What the authenticator is made to claim, to test the server's checks.
-struct Claim<'a> {
-    origin: &'a str,
-    rp_id: &'a str,
-    user_verified: bool,
+pub(crate) struct Claim<'a> {
+    pub(crate) origin: &'a str,
+    pub(crate) rp_id: &'a str,
+    pub(crate) user_verified: bool,
 }
 
-const HONEST: Claim<'static> = Claim {
+pub(crate) const HONEST: Claim<'static> = Claim {
     origin: PUBLIC_URL,
     rp_id: RP_ID,
     user_verified: true,
@@ -83,7 +83,7 @@ fn client_data(kind: &str, challenge: &str, origin: &str) -> Vec<u8> {
 
 impl SoftKey {
     /// `navigator.credentials.create` for `options` (the server's `{"publicKey": …}`).
-    fn create(options: &Value, claim: &Claim) -> (SoftKey, Value) {
+    pub(crate) fn create(options: &Value, claim: &Claim) -> (SoftKey, Value) {
         let cred_id: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
         Self::create_with_id(options, claim, cred_id)
     }
@@ -93,6 +93,10 @@ impl SoftKey {
         let pk = &options["publicKey"];
         let challenge = pk["challenge"].as_str().expect("challenge");
         assert_eq!(pk["rp"]["id"], RP_ID, "the RP id is the public URL's host");
+        assert_eq!(
+            pk["authenticatorSelection"]["residentKey"], "required",
+            "a discoverable credential, for the username-less sign-in"
+        );
         let user_handle = URL_SAFE_NO_PAD
             .decode(pk["user"]["id"].as_str().expect("user id"))
             .unwrap();
@@ -136,7 +140,7 @@ impl SoftKey {
     }
 
     /// `navigator.credentials.get` for `options`.
-    fn get(&mut self, options: &Value, claim: &Claim) -> Value {
+    pub(crate) fn get(&mut self, options: &Value, claim: &Claim) -> Value {
         let challenge = options["publicKey"]["challenge"]
             .as_str()
             .expect("challenge");
@@ -162,7 +166,7 @@ impl SoftKey {
 
 impl TestApp {
     /// `POST /users/me/passkeys/register/start` with the password; `(ceremony_id, options)`.
-    async fn passkey_start(&self, access: &str, password: &str) -> (String, Value) {
+    pub(crate) async fn passkey_start(&self, access: &str, password: &str) -> (String, Value) {
         let body = json!({"current_password": password});
         let resp = self
             .post("/users/me/passkeys/register/start", Some(access), body)
@@ -176,7 +180,7 @@ impl TestApp {
         )
     }
 
-    async fn passkey_finish(
+    pub(crate) async fn passkey_finish(
         &self,
         access: &str,
         ceremony: &str,

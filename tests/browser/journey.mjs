@@ -92,7 +92,7 @@ const steps = [
     await shot('pages-signin.png');
     await page.getByLabel('E-mail address or username').fill(ctx.email);
     await page.getByLabel('Password').fill(ctx.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${base}/account`);
     check('signed in to /account', (await page.locator('#email').innerText()).includes(ctx.email));
     await accessible('/account');
@@ -135,7 +135,7 @@ const steps = [
   ['sign in with password and code', async () => {
     await page.getByLabel('E-mail address or username').fill(ctx.username);
     await page.getByLabel('Password').fill(ctx.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByLabel('Code').waitFor();
     await accessible('the second-factor step');
     await page.getByLabel('Code').fill(await code());

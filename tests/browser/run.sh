@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser check of /docs: start the real server (debug build) on a fresh SQLite database, create a
-# user, then drive Swagger UI in headless Chromium (tests/browser/swagger.mjs).
+# Browser checks in headless Chromium: /docs (start the real server, debug build, on a fresh
+# SQLite database, create a user, drive Swagger UI: swagger.mjs), then the mailed links, the
+# hosted pages, the admin console and the pages' passkeys (each script starts its own server).
 # Needs /usr/bin/chromium and node; .ci/run installs both if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,3 +31,7 @@ node journey.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
 # The admin console: as an admin, find a user, deactivate them, see it in the audit log, and see
 # their next API call refused; axe-core clean, nothing loaded from outside.
 node admin.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"
+
+# The pages' passkeys with Chromium's virtual authenticator: add one on /account, rename it,
+# sign out, sign in with it, remove it; axe-core clean, nothing loaded from outside.
+node passkeys.mjs ../../target/debug/authgate "${SCREENSHOT_DIR:-$data}"

@@ -24,7 +24,8 @@ use crate::service::{AuthState, Error};
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccountQuery {
-    /// `profile`, `password`, `email`, `session`, `mfa_off`; anything else shows nothing.
+    /// `profile`, `password`, `email`, `session`, `mfa_off`, `passkey_added`,
+    /// `passkey_renamed`, `passkey_removed`; anything else shows nothing.
     done: Option<String>,
 }
 
@@ -37,6 +38,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         }
         "session" => "That device is signed out.",
         "mfa_off" => "Two-factor authentication is off.",
+        "passkey_added" => "Your passkey is added. Use it next time you sign in.",
+        "passkey_renamed" => "The passkey is renamed.",
+        "passkey_removed" => "The passkey is removed.",
         _ => return None,
     })
 }
@@ -49,6 +53,16 @@ struct DeviceView {
     ip: String,
     created: String,
     last_used: String,
+}
+
+/// One passkey as the account page lists it.
+#[derive(Serialize)]
+struct PasskeyView {
+    id: String,
+    name: String,
+    created: String,
+    last_used: Option<String>,
+    synced: bool,
 }
 
 fn date(secs: i64) -> String {
@@ -96,6 +110,19 @@ async fn account_view(
         }
         Err(e) => return error_page(auth, e),
     };
+    let passkeys: Vec<PasskeyView> = match auth.passkeys(user.id).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|p| PasskeyView {
+                id: p.id.to_string(),
+                name: p.name,
+                created: date(p.created_at),
+                last_used: p.last_used_at.map(date),
+                synced: p.backup_state,
+            })
+            .collect(),
+        Err(e) => return error_page(auth, e),
+    };
     render_with_scripts(
         status,
         "account.html",
@@ -110,6 +137,9 @@ async fn account_view(
             must_enrol => session.user.must_enrol(),
             mfa => context! { totp => mfa.totp, recovery_codes_left => mfa.recovery_codes_left },
             devices,
+            passkeys,
+            // Adding a passkey asks for the password unless this session passed a second factor.
+            passkey_password => session.user.claims.aal < 2,
             section,
             errors,
             notice,
@@ -149,7 +179,7 @@ pub async fn account_page(
 
 /// An error of an account form: the page again with the message next to `section`, or the
 /// error page (429/503/403).
-async fn form_error(
+pub(super) async fn form_error(
     auth: &AuthState,
     session: &PageSession,
     section: &str,
@@ -177,7 +207,7 @@ async fn form_error(
 }
 
 #[allow(clippy::result_large_err)] // the error is the page to answer with
-fn client_or_page(
+pub(super) fn client_or_page(
     auth: &AuthState,
     client: Result<ClientInfo, Error>,
 ) -> Result<ClientInfo, Response> {

@@ -9,6 +9,7 @@
 
 pub(crate) mod account;
 pub(crate) mod admin;
+pub(crate) mod passkeys;
 pub(crate) mod recovery;
 pub(crate) mod render;
 pub mod session;

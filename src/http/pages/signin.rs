@@ -56,6 +56,8 @@ pub struct MfaForm {
     code: String,
     remember_me: Option<String>,
     return_to: Option<String>,
+    /// `on` when the account has a passkey (the page then offers it instead of a code).
+    passkey: Option<String>,
 }
 
 /// The sign-out form (its CSRF token only).
@@ -128,13 +130,20 @@ fn password_form(
     response
 }
 
+/// What the second-factor page shows besides the code form.
+struct MfaPage<'a> {
+    mfa_token: &'a str,
+    remember_me: bool,
+    return_to: Option<&'a str>,
+    /// The account has a passkey: offer it.
+    passkey: bool,
+}
+
 fn mfa_form(
     auth: &AuthState,
     pre: uuid::Uuid,
     status: StatusCode,
-    mfa_token: &str,
-    remember_me: bool,
-    return_to: Option<&str>,
+    step: &MfaPage<'_>,
     errors: &[String],
 ) -> Response {
     let csrf = match auth.csrf_token(pre) {
@@ -145,7 +154,9 @@ fn mfa_form(
         status,
         "signin_mfa.html",
         context! {
-            product => auth.product_name(), csrf, mfa_token, remember_me, return_to, errors,
+            product => auth.product_name(), csrf, mfa_token => step.mfa_token,
+            remember_me => step.remember_me, return_to => step.return_to,
+            passkey => step.passkey, errors,
         },
     )
 }
@@ -216,15 +227,15 @@ pub async fn signin_submit(State(auth): State<AuthState>, form: AnonForm<SigninF
         .await;
     match result {
         Ok(tokens) => signed_in(&auth, &tokens, remember_me, return_to.as_deref()),
-        Err(Error::MfaRequired(Some(challenge))) => mfa_form(
-            &auth,
-            pre,
-            StatusCode::OK,
-            &challenge.mfa_token,
-            remember_me,
-            return_to.as_deref(),
-            &[],
-        ),
+        Err(Error::MfaRequired(Some(challenge))) => {
+            let step = MfaPage {
+                mfa_token: &challenge.mfa_token,
+                remember_me,
+                return_to: return_to.as_deref(),
+                passkey: challenge.methods.contains(&"passkey"),
+            };
+            mfa_form(&auth, pre, StatusCode::OK, &step, &[])
+        }
         Err(Error::InvalidCredentials | Error::Deactivated) => password_form(
             &auth,
             &headers,
@@ -307,15 +318,16 @@ pub async fn signin_mfa_submit(State(auth): State<AuthState>, form: AnonForm<Mfa
     };
     match auth.complete_mfa(&form.mfa_token, answer, client).await {
         Ok(tokens) => signed_in(&auth, &tokens, remember_me, return_to.as_deref()),
-        Err(Error::InvalidOtp) => mfa_form(
-            &auth,
-            pre,
-            StatusCode::UNAUTHORIZED,
-            &form.mfa_token,
-            remember_me,
-            return_to.as_deref(),
-            &["That code is wrong, expired or already used. Enter the current code from your app.".to_owned()],
-        ),
+        Err(Error::InvalidOtp) => {
+            let step = MfaPage {
+                mfa_token: &form.mfa_token,
+                remember_me,
+                return_to: return_to.as_deref(),
+                passkey: form.passkey.is_some(),
+            };
+            let errors = ["That code is wrong, expired or already used. Enter the current code from your app.".to_owned()];
+            mfa_form(&auth, pre, StatusCode::UNAUTHORIZED, &step, &errors)
+        }
         Err(Error::InvalidMfaToken) => password_form(
             &auth,
             &headers,

@@ -158,18 +158,8 @@ pub async fn register_start(
     client: ClientInfo,
     JsonObject(req): JsonObject<RegisterStartRequest>,
 ) -> Result<Response> {
-    if user.claims.aal < 2 {
-        let Some(password) = req.current_password.as_deref() else {
-            return Err(Error::field(
-                "current_password",
-                "send your current password (or sign in with a second factor first)",
-            ));
-        };
-        auth.verify_current_password(user.id, password, &client, "adding a passkey")
-            .await?;
-    }
     let ceremony = auth
-        .start_passkey_registration(user.id, user.session_id)
+        .begin_passkey_registration(&user, req.current_password.as_deref(), &client)
         .await?;
     Ok(no_store_json(
         CeremonyResponse::from(ceremony),
