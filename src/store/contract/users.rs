@@ -239,8 +239,16 @@ async fn list_users_search_finds_substrings_and_follows_changes(s: Arc<dyn Store
     rosa.email_lower = rosa.email.clone();
     let rosa = s.create_user(&rosa).await.unwrap();
 
-    assert_eq!(search("MARCHAND@").await, [odette.id], "the middle of an e-mail");
-    assert_eq!(search("lo_quin").await, [pablo.id], "the middle of a username");
+    assert_eq!(
+        search("MARCHAND@").await,
+        [odette.id],
+        "the middle of an e-mail"
+    );
+    assert_eq!(
+        search("lo_quin").await,
+        [pablo.id],
+        "the middle of a username"
+    );
     assert_eq!(search("salin").await, [rosa.id]);
     assert_eq!(search("nobody-here").await, Vec::<Uuid>::new());
     assert_eq!(
@@ -272,7 +280,9 @@ async fn list_users_search_finds_substrings_and_follows_changes(s: Arc<dyn Store
     };
     s.issue_token(&token, &[]).await.unwrap();
     assert_eq!(
-        s.confirm_email("change", "email_change", NOW).await.unwrap(),
+        s.confirm_email("change", "email_change", NOW)
+            .await
+            .unwrap(),
         Some(odette.id)
     );
     assert_eq!(search("ile.ferr").await, [odette.id], "the new address");
@@ -288,17 +298,27 @@ async fn list_users_search_finds_substrings_and_follows_changes(s: Arc<dyn Store
     assert!(search("lo_quin").await.is_empty(), "not the old username");
     assert!(s.set_username(rosa.id, None).await.unwrap());
     assert!(search("salin").await.is_empty(), "a cleared username");
-    assert_eq!(search("rl@ex").await, [rosa.id], "the e-mail still finds them");
+    assert_eq!(
+        search("rl@ex").await,
+        [rosa.id],
+        "the e-mail still finds them"
+    );
 
     // A deleted user is gone, and the others are still found.
     assert!(s.delete_user(quote.id).await.unwrap());
     assert!(search("q%x").await.is_empty(), "a deleted user");
-    assert!(search(r#""q"#).await.is_empty(), "a deleted user, short query");
+    assert!(
+        search(r#""q"#).await.is_empty(),
+        "a deleted user, short query"
+    );
     assert_eq!(search("example").await, [odette.id, pablo.id, rosa.id]);
     // A new user after a delete gets a search entry of their own.
     let sam = create(&*s, "samwise").await;
     assert_eq!(search("mwis").await, [sam.id]);
-    assert_eq!(search("example").await, [odette.id, pablo.id, rosa.id, sam.id]);
+    assert_eq!(
+        search("example").await,
+        [odette.id, pablo.id, rosa.id, sam.id]
+    );
 }
 
 /// `set_username` sets or clears the username (false for an unknown user), frees the old key,
