@@ -24,7 +24,11 @@ CREATE TABLE user_search_ids (
     user_id   TEXT NOT NULL UNIQUE
 );
 
-CREATE VIRTUAL TABLE user_search USING fts5 (email, username, tokenize = 'trigram');
+-- `columnsize = 0`: no per-row token counts (they serve only bm25 ranking, which the list does
+-- not use), about 15 MiB less at a million users.
+CREATE VIRTUAL TABLE user_search USING fts5 (
+    email, username, tokenize = 'trigram', columnsize = 0
+);
 
 CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
     INSERT INTO user_search_ids (user_id) VALUES (new.user_id);

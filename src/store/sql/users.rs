@@ -462,7 +462,7 @@ pub(super) mod postgres {
 /// At most this many index candidates for `q` make the SQLite search go through the index;
 /// with more, `q` is unselective and the list scans in id order as before (see
 /// [`narrow_sqlite`]).
-const SQLITE_SEARCH_CANDIDATES: i64 = 5_000;
+const SQLITE_SEARCH_CANDIDATES: i64 = 2_000;
 
 /// SQLite: narrow a search for `q` (three characters or more) through the FTS5 trigram index
 /// `user_search` (migration 0012), when that is the cheaper plan.
@@ -477,9 +477,10 @@ const SQLITE_SEARCH_CANDIDATES: i64 = 5_000;
 /// the scan, which stops after one page, while the index would fetch and sort every match
 /// (over a second at a million users). So a probe first counts the candidates, stopping at
 /// [`SQLITE_SEARCH_CANDIDATES`]: below that the index is used, and costs at most that many
-/// lookups; at or above it the scan reads about `limit × users ÷ 5000` rows per page (a few
-/// thousand at a million users). The probe reads at most that many index entries, under a
-/// millisecond. Shorter `q` cannot use a trigram index (no trigram to look up) and scans.
+/// lookups (about 2 ms); at or above it the scan reads about `limit × users ÷ 2000` rows per
+/// page when the matches are spread out (25,000 for a page of 50 at a million users, a few
+/// ms), and one page's worth when most users match. The probe reads at most that many index
+/// entries (about 1 ms), the price every unselective search now pays on top of its scan. Shorter `q` cannot use a trigram index (no trigram to look up) and scans.
 ///
 /// The phrase query matches exactly the rows whose `email_lower` or `username_lower` contains
 /// `q` (trigram phrases are substrings; the tokenizer's case folding is per character, so it
