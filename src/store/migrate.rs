@@ -65,6 +65,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "scale",
         include_str!("../../migrations/sqlite/0011_scale.sql"),
     ),
+    (
+        12,
+        "user search",
+        include_str!("../../migrations/sqlite/0012_user_search.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -121,6 +126,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "scale",
         include_str!("../../migrations/postgres/0011_scale.sql"),
+    ),
+    (
+        12,
+        "user search",
+        include_str!("../../migrations/postgres/0012_user_search.sql"),
     ),
 ];
 
