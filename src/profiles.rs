@@ -3,7 +3,8 @@
 //! SQLite and 0.17× on PostgreSQL, all of it the reads).
 //!
 //! An entry also holds the sessions of that user whose existence it confirmed at the database
-//! (`user_with_live_session`), so a token whose `sid` this instance never confirmed — a session
+//! (`user_with_live_session`), kept when the profile is forgotten, so a token whose `sid` this
+//! instance never confirmed — a session
 //! that never existed, say a token forged with a leaked key — still costs a read and is refused
 //! (R14). Once confirmed, a session's later end reaches `/users/me` the way it reaches every
 //! protected route: through the revocation list (at once on this instance; by `LISTEN/NOTIFY`
@@ -40,10 +41,23 @@ pub const CAPACITY: usize = 10_000;
 const SESSIONS_PER_USER: usize = 16;
 
 struct Entry<V> {
-    value: V,
+    /// `None` once forgotten: the sessions stay confirmed, the profile must be read again.
+    value: Option<V>,
     loaded: Instant,
-    /// Sessions of this user confirmed at the database while `value` was read.
+    /// Sessions of this user confirmed at the database (a session does not come back to life,
+    /// so a change of the profile does not undo this).
     sessions: Vec<Uuid>,
+}
+
+/// What the cache knows for a request of one session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<V> {
+    /// The profile, fresh, and the session confirmed.
+    Hit(V),
+    /// The session was confirmed; the profile must be read (it changed, or aged out).
+    SessionKnown,
+    /// Neither: read the profile and confirm the session at the database.
+    Unknown,
 }
 
 struct Entries<V> {
@@ -77,15 +91,16 @@ impl<V: Clone> ProfileCache<V> {
         }
     }
 
-    /// The cached value of `user` for a request of `session`, unless it is missing, too old,
-    /// or `session` was not confirmed with it.
-    pub fn get(&self, user: &Uuid, session: &Uuid) -> Option<V> {
+    /// What is known of `user` for a request of `session`.
+    pub fn get(&self, user: &Uuid, session: &Uuid) -> Lookup<V> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries
-            .map
-            .get(user)
-            .filter(|e| e.loaded.elapsed() < self.max_age && e.sessions.contains(session))
-            .map(|e| e.value.clone())
+        match entries.map.get(user) {
+            Some(e) if e.sessions.contains(session) => match &e.value {
+                Some(v) if e.loaded.elapsed() < self.max_age => Lookup::Hit(v.clone()),
+                _ => Lookup::SessionKnown,
+            },
+            _ => Lookup::Unknown,
+        }
     }
 
     /// Take this before reading what to [`insert`](Self::insert).
@@ -94,14 +109,13 @@ impl<V: Clone> ProfileCache<V> {
     }
 
     /// Cache `value` for `user` with `session` confirmed, both read after
-    /// [`epoch`](Self::epoch) returned `epoch`; dropped when any entry was forgotten since (the
-    /// read may have seen the state before that change). The sessions confirmed before stay
+    /// [`epoch`](Self::epoch) returned `epoch`; the value is dropped when any entry was
+    /// forgotten since (the read may have seen the state before that change). The sessions confirmed before stay
     /// confirmed (a session does not come back to life: its end is the revocation list's).
     pub fn insert(&self, user: Uuid, session: Uuid, value: V, epoch: u64) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.epoch != epoch {
-            return;
-        }
+        // A change since the read: the value may be stale, the session's confirmation is not.
+        let value = (entries.epoch == epoch).then_some(value);
         if entries.map.len() >= self.capacity && !entries.map.contains_key(&user) {
             let max_age = self.max_age;
             entries.map.retain(|_, e| e.loaded.elapsed() < max_age);
@@ -128,10 +142,13 @@ impl<V: Clone> ProfileCache<V> {
         entries.map.insert(user, entry);
     }
 
-    /// `user` changed: drop the entry, and any value read before now.
+    /// `user` changed: drop the profile (its sessions stay confirmed), and any value read
+    /// before now.
     pub fn forget(&self, user: &Uuid) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.map.remove(user);
+        if let Some(e) = entries.map.get_mut(user) {
+            e.value = None;
+        }
         entries.epoch = entries.epoch.wrapping_add(1);
     }
 
@@ -157,11 +174,23 @@ mod tests {
         let before = cache.epoch();
         cache.forget(&b); // a change of anyone lands while `a` is being read
         cache.insert(a, s, 1, before);
-        assert_eq!(cache.get(&a, &s), None);
+        assert_eq!(
+            cache.get(&a, &s),
+            Lookup::SessionKnown,
+            "confirmed, not cached"
+        );
         cache.insert(a, s, 2, cache.epoch());
-        assert_eq!(cache.get(&a, &s), Some(2));
+        assert_eq!(cache.get(&a, &s), Lookup::Hit(2));
         cache.forget(&a);
-        assert_eq!(cache.get(&a, &s), None);
+        assert_eq!(
+            cache.get(&a, &s),
+            Lookup::SessionKnown,
+            "the session stays confirmed"
+        );
+        let before = cache.epoch();
+        cache.forget(&a); // the profile changes again while it is read
+        cache.insert(a, s, 3, before);
+        assert_eq!(cache.get(&a, &s), Lookup::SessionKnown);
     }
 
     #[test]
@@ -171,17 +200,20 @@ mod tests {
         cache.insert(a, s1, 1, cache.epoch());
         assert_eq!(
             cache.get(&a, &s2),
-            None,
+            Lookup::Unknown,
             "a session never confirmed: read again"
         );
         cache.insert(a, s2, 2, cache.epoch());
-        assert_eq!((cache.get(&a, &s1), cache.get(&a, &s2)), (Some(2), Some(2)));
+        assert_eq!(
+            (cache.get(&a, &s1), cache.get(&a, &s2)),
+            (Lookup::Hit(2), Lookup::Hit(2))
+        );
         for _ in 0..SESSIONS_PER_USER {
             cache.insert(a, Uuid::new_v4(), 3, cache.epoch());
         }
         assert_eq!(
             cache.get(&a, &s1),
-            None,
+            Lookup::Unknown,
             "the oldest confirmations go first"
         );
     }
@@ -191,9 +223,9 @@ mod tests {
         let cache = ProfileCache::<u32>::new(Duration::from_millis(20), 10);
         let (a, s) = (Uuid::new_v4(), Uuid::new_v4());
         cache.insert(a, s, 1, cache.epoch());
-        assert_eq!(cache.get(&a, &s), Some(1));
+        assert_eq!(cache.get(&a, &s), Lookup::Hit(1));
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(cache.get(&a, &s), None);
+        assert_eq!(cache.get(&a, &s), Lookup::SessionKnown);
     }
 
     #[test]
@@ -208,7 +240,7 @@ mod tests {
         cache.insert(last, s, 7, cache.epoch());
         assert_eq!(
             cache.get(&last, &s),
-            Some(7),
+            Lookup::Hit(7),
             "the newest entry is always kept"
         );
     }

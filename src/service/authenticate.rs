@@ -113,12 +113,13 @@ impl AuthState {
             }
             seen.insert(session, now);
         }
-        // The profile cache is not told: `/users/me` shows `last_activity_at` at most
-        // `profiles::MAX_AGE` (a minute, the resolution of this bookkeeping) late.
+        // Once written, this instance's `/users/me` shows it (the others within a minute).
         let store = issuer.store.clone();
+        let auth = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = store.record_activity(user, session, now).await {
-                warn!(error = %e, "could not record activity");
+            match store.record_activity(user, session, now).await {
+                Ok(()) => auth.forget_profile_here(user),
+                Err(e) => warn!(error = %e, "could not record activity"),
             }
         });
     }

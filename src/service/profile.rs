@@ -4,10 +4,10 @@
 //! Every method here that changes what a profile shows calls [`AuthState::profile_changed`]
 //! after the change committed: that forgets it here and writes a `profile` entry to the
 //! revocation feed, which makes every other instance forget it at its next sync (housekeeping).
-//! A login only forgets the local copy ([`AuthState::forget_profile_here`]), and the activity
-//! bookkeeping (at most once a minute per session) nothing: elsewhere `last_login_at`, and
-//! everywhere `last_activity_at`, are at most `profiles::MAX_AGE` (a minute) old, which is the
-//! resolution `last_activity_at` has anyway.
+//! A login and the activity bookkeeping (at most once a minute per session) only forget the
+//! local copy ([`AuthState::forget_profile_here`]): on the other instances `last_login_at` and
+//! `last_activity_at` are at most `profiles::MAX_AGE` (a minute) old, which is the resolution
+//! `last_activity_at` has anyway.
 //!
 //! Sessions: the first `/users/me` of a session confirms at the database that it exists and is
 //! not revoked (as before the cache, so a token for a session that never existed is refused);
@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::error::{Error, Result};
 use super::state::AuthState;
 use super::{Profile, User};
+use crate::profiles::Lookup;
 
 impl AuthState {
     /// The profile of `user`, the caller of `/users/me` with `session`: cached, or read (with
@@ -28,16 +29,19 @@ impl AuthState {
     /// not in the database.
     pub async fn profile(&self, user: Uuid, session: Uuid) -> Result<Arc<Profile>> {
         let issuer = self.issuer()?;
-        if let Some(p) = issuer.profiles.get(&user, &session) {
-            return Ok(p);
-        }
+        let known = match issuer.profiles.get(&user, &session) {
+            Lookup::Hit(p) => return Ok(p),
+            Lookup::SessionKnown => true,
+            Lookup::Unknown => false,
+        };
         // Taken before the reads: a change committed while they run makes the insert a no-op.
         let epoch = issuer.profiles.epoch();
-        let record = issuer
-            .store
-            .user_with_live_session(user, session)
-            .await?
-            .ok_or(Error::Unauthenticated { token_sent: true })?;
+        let record = if known {
+            issuer.store.user_by_id(user).await?
+        } else {
+            issuer.store.user_with_live_session(user, session).await?
+        };
+        let record = record.ok_or(Error::Unauthenticated { token_sent: true })?;
         let profile = Arc::new(Profile {
             user: User::from(record),
             mfa: self.mfa_status(user).await?,
@@ -60,7 +64,8 @@ impl AuthState {
         }
     }
 
-    /// Only `user`'s activity times changed: forget the copy here, announce nothing.
+    /// Only `user`'s activity times changed (a login, the activity bookkeeping): forget the copy
+    /// here, announce nothing.
     pub(crate) fn forget_profile_here(&self, user: Uuid) {
         if let Ok(issuer) = self.issuer() {
             issuer.profiles.forget(&user);
