@@ -92,13 +92,28 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             path.push(".migrate-lock");
             PathBuf::from(path)
         });
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .after_release(|conn, _| Box::pin(reusable(conn)))
-            .connect_with(options)
-            .await
-            .context("could not open the SQLite database")?;
+        // Instances starting at once on a fresh file race to switch it to WAL: the switch needs
+        // an exclusive lock, and a connection that holds a shared one while another waits is
+        // refused at once (SQLITE_BUSY, no busy wait: it would deadlock). Once one of them has
+        // switched, opening only reads; so try again for a few seconds.
+        let mut attempt = 0;
+        let pool = loop {
+            let opened = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .after_release(|conn, _| Box::pin(reusable(conn)))
+                .connect_with(options.clone())
+                .await;
+            match opened {
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("5") && attempt < 50 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => break other.context("could not open the SQLite database")?,
+            }
+        };
         Ok(Arc::new(SqliteStore {
             pool,
             migration_lock,
