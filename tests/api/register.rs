@@ -276,3 +276,39 @@ both!(
         assert_eq!(app.login(&base).await.status(), StatusCode::OK);
     }
 );
+
+// Requirement: on SQLite a write waits for another connection's write lock (the busy timeout)
+// instead of failing at once. A transaction that read before its first write (SQLite preparing
+// the FTS5 trigger of `users` reads the search index) is refused the upgrade without waiting,
+// "database is locked": a 503 that a burst of sign-ups hit now and then. Deterministic here: the
+// first registration on a fresh server, while another connection holds the lock for 300 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_waits_for_another_writer_on_sqlite() {
+    use sqlx::Connection;
+    // Arrange
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut holder = sqlx::SqliteConnection::connect(&app.db.url)
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .expect("take the write lock");
+    let user = TestUser::generate();
+    // Act
+    let registering = {
+        let (client, url) = (app.client.clone(), app.url("/auth/register"));
+        let body =
+            json!({"email": user.email, "password": user.password, "username": user.username});
+        tokio::spawn(async move { client.post(url).json(&body).send().await.expect("request") })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT")
+        .execute(&mut holder)
+        .await
+        .expect("release the write lock");
+    let response = registering.await.expect("task");
+    // Assert
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(app.login(&user).await.status(), StatusCode::OK);
+}

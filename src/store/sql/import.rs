@@ -150,7 +150,7 @@ macro_rules! import_store {
                 batch: &[NewUser],
                 dry_run: bool,
             ) -> StoreResult<Vec<Imported>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for chunk in batch.chunks(CHUNK) {
                     outcomes.extend(import_chunk(&mut tx, chunk).await?);

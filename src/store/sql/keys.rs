@@ -64,7 +64,7 @@ macro_rules! keys_store {
                 k: &StoredKey,
                 unless_created_since: i64,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 if !$lock.is_empty() {
                     sqlx::query($lock).execute(&mut *tx).await?;
                 }
@@ -94,7 +94,7 @@ macro_rules! keys_store {
             }
 
             async fn retire_signing_key(&self, kid: &str, now: i64) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let retired = sqlx::query(
                     "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL",
                 )
@@ -158,7 +158,7 @@ macro_rules! keys_store {
             }
 
             async fn save_revocation(&self, e: &RevocationRecord) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 $write(&mut tx, e).await?;
                 Ok(tx.commit().await?)
             }

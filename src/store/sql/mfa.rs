@@ -46,7 +46,7 @@ macro_rules! mfa_store {
         #[async_trait]
         impl MfaStore for $store {
             async fn put_pending_factor(&self, f: &FactorRecord) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let id = f.user_id.to_string();
                 sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND confirmed_at IS NULL")
                     .bind(&id)
@@ -95,7 +95,7 @@ macro_rules! mfa_store {
                 mail: Option<&NewMail>,
                 now: i64,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let confirmed = sqlx::query(
                     "UPDATE mfa_factors SET confirmed_at = $3, last_step = $2 \
                      WHERE user_id = $1 AND confirmed_at IS NULL AND last_step < $2",
@@ -135,7 +135,7 @@ macro_rules! mfa_store {
                 codes: &[String],
                 now: i64,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // Taking the factor row's lock first serialises this with a concurrent delete.
                 let active = sqlx::query(
                     "UPDATE mfa_factors SET last_step = last_step \
@@ -160,7 +160,7 @@ macro_rules! mfa_store {
                 mail: RecoveryMail<'_>,
                 now: i64,
             ) -> StoreResult<Option<i64>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let id = user_id.to_string();
                 let used = sqlx::query(
                     "UPDATE mfa_recovery_codes SET used_at = $3 \
@@ -202,7 +202,7 @@ macro_rules! mfa_store {
                 user_id: Uuid,
                 mail: Option<&NewMail>,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let id = user_id.to_string();
                 let deleted = sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1")
                     .bind(&id)

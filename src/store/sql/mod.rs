@@ -78,10 +78,13 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             .context("could not connect to PostgreSQL (check DATABASE_URL)")?;
         Ok(Arc::new(PgStore { pool }))
     } else if url.starts_with("sqlite:") {
+        // No `journal_mode` here: every connection the pool opens would run the pragma, and
+        // it wants a lock it does not wait for, so a connection opened while another one
+        // writes failed with "database is locked" (a 503 in the middle of a burst of sign-ups).
+        // The file is switched to WAL once, below; WAL is a property of the file after that.
         let options = SqliteConnectOptions::from_str(url)
             .context("DATABASE_URL is not a valid sqlite: URL")?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             // FULL: an acknowledged registration survives power loss, not only a process crash.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
@@ -92,34 +95,45 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             path.push(".migrate-lock");
             PathBuf::from(path)
         });
-        // Instances starting at once on a fresh file race to switch it to WAL: the switch needs
-        // an exclusive lock, and a connection that holds a shared one while another waits is
-        // refused at once (SQLITE_BUSY, no busy wait: it would deadlock). Once one of them has
-        // switched, opening only reads; so try again for a few seconds.
-        let mut attempt = 0;
-        let pool = loop {
-            let opened = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .after_release(|conn, _| Box::pin(reusable(conn)))
-                .connect_with(options.clone())
-                .await;
-            match opened {
-                Err(sqlx::Error::Database(e))
-                    if e.code().as_deref() == Some("5") && attempt < 50 =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                other => break other.context("could not open the SQLite database")?,
-            }
-        };
+        if !in_memory {
+            switch_to_wal(&options).await?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_release(|conn, _| Box::pin(reusable(conn)))
+            .connect_with(options)
+            .await
+            .context("could not open the SQLite database")?;
         Ok(Arc::new(SqliteStore {
             pool,
             migration_lock,
         }))
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
+    }
+}
+
+/// Put the SQLite file at `options` in WAL mode (readers never wait for the writer), with one
+/// connection of its own, closed afterwards.
+///
+/// Instances starting at once on a fresh file race to switch it: the switch needs an exclusive
+/// lock, and a connection that holds a shared one while another waits is refused at once
+/// (SQLITE_BUSY, no busy wait: it would deadlock). Once one of them has switched, the pragma
+/// only reads; so try again for a few seconds.
+async fn switch_to_wal(options: &SqliteConnectOptions) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let options = options.clone().journal_mode(SqliteJournalMode::Wal);
+    let mut attempt = 0;
+    loop {
+        match sqlx::SqliteConnection::connect_with(&options).await {
+            Ok(conn) => return Ok(conn.close().await?),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") && attempt < 50 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e).context("could not open the SQLite database"),
+        }
     }
 }
 
@@ -230,6 +244,18 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Begin a transaction that writes: `BEGIN IMMEDIATE`, which takes SQLite's write lock at
+    /// once, waiting for it (the busy timeout) like any autocommitted write.
+    ///
+    /// A deferred `BEGIN` takes no lock until the first write, and anything that reads first
+    /// (a `SELECT`, or SQLite preparing the FTS5 trigger of `users`, which reads the search
+    /// index's own tables) opens a read transaction; SQLite then refuses the upgrade to a write
+    /// at once with "database is locked" whenever another connection holds the lock, without
+    /// the busy wait (waiting could deadlock). That was a 503 in a burst of sign-ups.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Wait for the migration lock; migrations run while the returned file is open.
     async fn lock_migrations(&self) -> StoreResult<Option<std::fs::File>> {
         let Some(path) = self.migration_lock.clone() else {
@@ -259,6 +285,11 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
+    /// Begin a transaction (PostgreSQL locks rows as they are written; nothing to choose).
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// Nothing to do: sqlx's PostgreSQL migrator holds an advisory lock while it runs.
     async fn lock_migrations(&self) -> StoreResult<()> {
         Ok(())

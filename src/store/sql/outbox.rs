@@ -35,7 +35,7 @@ macro_rules! outbox_store {
         #[async_trait]
         impl OutboxStore for $store {
             async fn enqueue_mail(&self, mail: &NewMail) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 insert_mail(&mut tx, mail).await?;
                 Ok(tx.commit().await?)
             }

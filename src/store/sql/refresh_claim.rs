@@ -67,7 +67,7 @@ pub(super) async fn sqlite(pool: &SqlitePool, r: &Rotation) -> StoreResult<Optio
     else {
         return Ok(None);
     };
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     let claimed: Option<String> = sqlx::query_scalar(
         "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
          RETURNING session_id",

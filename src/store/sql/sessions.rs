@@ -85,7 +85,7 @@ macro_rules! session_store {
                 s: &NewSession,
                 refresh_hash: &str,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let id = s.id.to_string();
                 let idle_expires = (s.created_at + s.idle_ttl).min(s.expires_at);
                 // Only if the password and activation are still what the login checked.
@@ -125,7 +125,7 @@ macro_rules! session_store {
                     return Ok(RotateOutcome::Rotated(rotated));
                 }
                 // Not claimed: unknown, a dead session, or a token already used. Which one?
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let used: Option<(String, Option<i64>)> = sqlx::query_as(
                     "SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1",
                 )
@@ -190,7 +190,7 @@ macro_rules! session_store {
                 now: i64,
                 until: i64,
             ) -> StoreResult<SessionEnd> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let id = session_id.to_string();
                 // Write first: on SQLite this takes the write lock before any read.
                 let r = sqlx::query(
@@ -228,7 +228,7 @@ macro_rules! session_store {
                 now: i64,
                 until: i64,
             ) -> StoreResult<Vec<Uuid>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // Sessions that ended less than a day ago are included: an access token issued
                 // just before the end (at most 1h + 5m leeway) is still alive and must die too.
                 let ids: Vec<String> = sqlx::query_scalar(
@@ -251,7 +251,7 @@ macro_rules! session_store {
                 now: i64,
                 until: i64,
             ) -> StoreResult<Vec<Uuid>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let ids: Vec<String> = sqlx::query_scalar(
                     "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL \
                      AND session_id NOT IN (SELECT session_id FROM sessions \
@@ -293,7 +293,7 @@ macro_rules! session_store {
                 session_id: Uuid,
                 now: i64,
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 // Writes are spawned in the background and may land out of order: never move
                 // back in time.
                 sqlx::query(

@@ -80,7 +80,7 @@ macro_rules! token_store {
                 token: &NewOneTimeToken,
                 mails: &[NewMail],
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 insert_token(&mut tx, token).await?;
                 for mail in mails {
                     insert_mail(&mut tx, mail).await?;
@@ -94,7 +94,7 @@ macro_rules! token_store {
                 token: &NewOneTimeToken,
                 mail: &NewMail,
             ) -> StoreResult<UserRecord> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let created = insert_user(&mut tx, user).await?;
                 insert_token(&mut tx, token).await?;
                 insert_mail(&mut tx, mail).await?;
@@ -132,7 +132,7 @@ macro_rules! token_store {
                 new_hash: &str,
                 now: i64,
             ) -> StoreResult<Option<Uuid>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let Some(owner) = use_token(&mut tx, hash, "reset", now).await? else {
                     return Ok(None);
                 };
@@ -160,7 +160,7 @@ macro_rules! token_store {
                 purpose: &str,
                 now: i64,
             ) -> StoreResult<Option<Uuid>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let Some(owner) = use_token(&mut tx, hash, purpose, now).await? else {
                     return Ok(None);
                 };

@@ -170,7 +170,7 @@ macro_rules! user_store {
         #[async_trait]
         impl UserStore for $store {
             async fn create_user(&self, u: &NewUser) -> StoreResult<UserRecord> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let user = insert_user(&mut tx, u).await?;
                 tx.commit().await?;
                 Ok(user)
@@ -309,7 +309,7 @@ macro_rules! user_store {
             }
 
             async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("UPDATE users SET password_hash = $2 WHERE user_id = $1")
                     .bind(id.to_string())
                     .bind(hash)
@@ -328,7 +328,7 @@ macro_rules! user_store {
 
             async fn set_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
                 let id = id.to_string();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let admins = lock_admins(&mut tx).await?;
                 sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
                     .bind(&id)
@@ -371,7 +371,7 @@ macro_rules! user_store {
             }
 
             async fn set_active(&self, id: Uuid, active: bool) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let admins = if active {
                     0
                 } else {
@@ -387,7 +387,7 @@ macro_rules! user_store {
             }
 
             async fn delete_user(&self, id: Uuid) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let admins = lock_admins(&mut tx).await?;
                 let r = sqlx::query("DELETE FROM users WHERE user_id = $1")
                     .bind(id.to_string())
