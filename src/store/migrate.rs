@@ -70,6 +70,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "user search",
         include_str!("../../migrations/sqlite/0012_user_search.sql"),
     ),
+    (
+        13,
+        "refresh rotation",
+        include_str!("../../migrations/sqlite/0013_refresh_rotation.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -131,6 +136,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "user search",
         include_str!("../../migrations/postgres/0012_user_search.sql"),
+    ),
+    (
+        13,
+        "refresh rotation",
+        include_str!("../../migrations/postgres/0013_refresh_rotation.sql"),
     ),
 ];
 

@@ -96,6 +96,15 @@ async fn rotation_extends_the_session_and_repeats_within_grace(s: Arc<dyn Store>
     assert_eq!(rotated.user.roles, ["moderator", "user"], "sorted, current");
     assert!(rotated.user.is_active);
     assert_eq!((rotated.mfa_at, rotated.amr.as_deref()), (None, None));
+    // What was stored, not only what the claim answered (SQLite's trigger writes the extension).
+    let stored: Vec<_> = s
+        .list_sessions(pam.id, later)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| (x.id, x.last_used_at, x.idle_expires_at))
+        .collect();
+    assert_eq!(stored, [(id, later, later + 7 * DAY)]);
     let again = rotate(&*s, "pam-t0", "pam-t1", later + 10).await;
     assert!(
         matches!(&again, RotateOutcome::Repeated(r)

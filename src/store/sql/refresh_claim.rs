@@ -1,7 +1,8 @@
 //! The claim of a refresh token, per backend: mark the presented token used, extend its live
-//! session and store the successor, atomically, so that exactly one concurrent caller wins;
-//! and read, in the same round trip, what the new pair is signed from (the user and its roles,
-//! the session's second factor), so a refresh costs one trip to the database, not four.
+//! session and store the successor, atomically, so that exactly one concurrent caller wins, in
+//! one statement; and read what the new pair is signed from (the user and its roles, the
+//! session's second factor) in the same round trip (PostgreSQL) or before it, outside the
+//! write lock (SQLite).
 
 use sqlx::{PgPool, Row, SqlitePool};
 
@@ -49,75 +50,57 @@ macro_rules! rotated_from_rows {
     }};
 }
 
-/// The claim as one transaction (SQLite has no data-modifying CTEs). On SQLite writers
-/// serialise, so exactly one concurrent caller's first UPDATE sees the row. When the session is
-/// dead the transaction is rolled back, with the claim.
+/// The claim as one statement: the successor's insert, which succeeds only while the presented
+/// token is unused and its session alive; the trigger of migration 0013 marks the presented
+/// token used and extends the session in the same statement. SQLite serialises writers, so
+/// exactly one concurrent caller's insert finds the token unused, and a refresh holds the
+/// write lock for one round trip to sqlx's connection thread, like the benchmark's write floor.
 ///
-/// The user is read first, outside the transaction, on the same connection: in WAL mode a read
-/// takes no lock, so the write lock (which every refresh, login and logout queues on) is held
-/// for the three writes only. The session the token belongs to never changes, so the read and
-/// the claim see the same user; a role change landing between them is a refresh racing an admin
+/// What the new pair is signed from (the user, its roles, the session) is read first, outside
+/// the lock, on the same connection: in WAL mode a read takes no lock, and a token that is
+/// unknown, used or of a dead session is answered from it without queueing for the lock at
+/// all. The insert checks again under the lock, so a token claimed or a session revoked in
+/// between is not claimed. The session a token belongs to never changes, so the read and the
+/// claim see the same user; a role change landing between them is a refresh racing an admin
 /// change, which the revocation list's user entry settles for the tokens either way.
 pub(super) async fn sqlite(pool: &SqlitePool, r: &Rotation) -> StoreResult<Option<RotatedSession>> {
     let mut conn = pool.acquire().await?;
-    let Some(user_row) = sqlx::query(SQLITE_USER_OF_TOKEN)
+    let Some(row) = sqlx::query(SQLITE_READ_LIVE)
         .bind(&r.presented_hash)
+        .bind(r.now)
         .fetch_optional(&mut *conn)
         .await?
     else {
         return Ok(None);
     };
-    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-    let claimed: Option<String> = sqlx::query_scalar(
-        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-         RETURNING session_id",
-    )
-    .bind(&r.presented_hash)
-    .bind(r.now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Roll back at once, not on drop: a dropped transaction's rollback waits for the connection's
-    // next use, and until then its UPDATE holds the write lock the caller's next step needs.
-    let Some(sid) = claimed else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    // The new idle expiry is never past the session's absolute end.
-    let extended = sqlx::query(
-        "UPDATE sessions SET last_used_at = $2, idle_expires_at = \
-           CASE WHEN $2 + idle_ttl < expires_at THEN $2 + idle_ttl ELSE expires_at END \
-         WHERE session_id = $1 \
-           AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
-         RETURNING session_id, user_id, created_at, last_used_at, expires_at, \
-           idle_expires_at, remember_me, user_agent, ip, mfa_at, amr",
-    )
-    .bind(&sid)
-    .bind(r.now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = extended else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    sqlx::query(
+    let claimed = sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, issued_at) \
-         VALUES ($1, $2, $3, $4)",
+         SELECT $3, t.session_id, t.token_hash, $2 FROM refresh_tokens t \
+           JOIN sessions s ON s.session_id = t.session_id \
+         WHERE t.token_hash = $1 AND t.used_at IS NULL \
+           AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2",
     )
-    .bind(&r.child_hash)
-    .bind(&sid)
     .bind(&r.presented_hash)
     .bind(r.now)
-    .execute(&mut *tx)
+    .bind(&r.child_hash)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
-    let roles: String = user_row.try_get("roles")?;
+    if claimed.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let roles: String = row.try_get("roles")?;
     let roles: Vec<String> = serde_json::from_str(&roles).map_err(|e| anyhow::anyhow!(e))?;
-    Ok(Some(rotated_from_rows!(&row, &user_row, roles)))
+    let mut rotated = rotated_from_rows!(&row, &row, roles);
+    // What the trigger wrote: the same expression as its UPDATE.
+    let idle_ttl: i64 = row.try_get("idle_ttl")?;
+    rotated.session.last_used_at = r.now;
+    rotated.session.idle_expires_at = (r.now + idle_ttl).min(rotated.session.expires_at);
+    Ok(Some(rotated))
 }
 
-/// The same as SQLite's, as one statement: a refresh is one round trip and one commit, not
-/// five (the benchmark's `refresh` against `db_floor`). Concurrent callers with one token
-/// queue on the row lock of the first UPDATE and then find it used. A token of a dead
+/// The same on PostgreSQL, as one statement of data-modifying CTEs (no trigger): a refresh
+/// is one round trip and one commit, not five (the benchmark's `refresh` against
+/// `db_floor`). Concurrent callers with one token queue on the row lock of the first UPDATE and then find it used. A token of a dead
 /// session is not claimed at all (a claim left behind would later read as a replay).
 pub(super) async fn postgres(pool: &PgPool, r: &Rotation) -> StoreResult<Option<RotatedSession>> {
     let row = sqlx::query(POSTGRES_CLAIM)
@@ -135,8 +118,12 @@ pub(super) async fn postgres(pool: &PgPool, r: &Rotation) -> StoreResult<Option<
     }
 }
 
-/// SQLite: the user (and roles, a JSON array) of the session a refresh token belongs to.
-const SQLITE_USER_OF_TOKEN: &str = "SELECT u.email AS u_email, u.username AS u_username, \
+/// SQLite: the live session a refresh token belongs to, with the user (and roles, a JSON
+/// array), if the token is unused.
+const SQLITE_READ_LIVE: &str = "SELECT s.session_id, s.user_id, s.created_at, s.last_used_at, \
+       s.expires_at, s.idle_ttl, s.idle_expires_at, s.remember_me, s.user_agent, s.ip, \
+       s.mfa_at, s.amr, \
+       u.email AS u_email, u.username AS u_username, \
        u.password_hash AS u_password_hash, u.is_active AS u_is_active, \
        u.email_verified AS u_email_verified, u.created_at AS u_created_at, \
        u.last_login_at AS u_last_login_at, u.last_activity_at AS u_last_activity_at, \
@@ -144,7 +131,8 @@ const SQLITE_USER_OF_TOKEN: &str = "SELECT u.email AS u_email, u.username AS u_u
          (SELECT role_name FROM user_roles WHERE user_id = u.user_id ORDER BY role_name)) AS roles \
      FROM refresh_tokens t JOIN sessions s ON s.session_id = t.session_id \
        JOIN users u ON u.user_id = s.user_id \
-     WHERE t.token_hash = $1";
+     WHERE t.token_hash = $1 AND t.used_at IS NULL \
+       AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2";
 
 /// PostgreSQL: claim, extend, store the successor and read the user in data-modifying CTEs.
 const POSTGRES_CLAIM: &str = "WITH claimed AS ( \
