@@ -9,9 +9,10 @@ use super::HashError;
 
 pub(super) type Job = Box<dyn FnOnce() + Send>;
 
-/// The threads that hash: one per slot, at the lowest CPU priority (nice 19). A login storm then
-/// takes only the CPU that request handling leaves over, so token checks stay fast while every
-/// core hashes (the benchmark's `storm` scenario). They exit when the last `Hasher` is dropped.
+/// The threads that hash: one per slot, at the lowest CPU priority (Linux: `SCHED_IDLE`, else
+/// nice 19). A login storm then takes only the CPU that request handling leaves over, so token
+/// checks stay fast while every core hashes (the benchmark's `storm` scenario). They exit when
+/// the last `Hasher` is dropped.
 #[derive(Clone)]
 pub(super) struct Workers(std::sync::mpsc::Sender<Job>);
 
@@ -24,10 +25,7 @@ impl Workers {
             std::thread::Builder::new()
                 .name(format!("authgate-hash-{i}"))
                 .spawn(move || {
-                    // Lowering one's own priority needs no privilege; if it fails, hash anyway.
-                    let _ = thread_priority::set_current_thread_priority(
-                        thread_priority::ThreadPriority::Min,
-                    );
+                    lowest_priority();
                     loop {
                         let job = receiver.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match job {
@@ -46,6 +44,29 @@ impl Workers {
             .send(job)
             .map_err(|_| HashError::Failed(anyhow!("the hashing threads have stopped")))
     }
+}
+
+/// Lower the calling thread's CPU priority as far as an unprivileged process may; if that fails,
+/// hash anyway.
+///
+/// On Linux `SCHED_IDLE`, not only nice 19: a request-handling thread that wakes preempts a
+/// `SCHED_IDLE` thread at once, whereas a nice-19 thread that the scheduler has just picked
+/// may finish its slice first (EEVDF's run-to-parity), which showed as the protected route's
+/// p99 more than doubling during a login storm (the benchmark's `storm`, 2.2-2.5x calm).
+fn lowest_priority() {
+    use thread_priority::{ThreadPriority, set_current_thread_priority};
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle).is_ok() {
+            return;
+        }
+    }
+    let _ = set_current_thread_priority(ThreadPriority::Min);
 }
 
 /// argon2's working memory (`m_kib` each), one per hashing slot, reused. Allocating 19 MiB per
