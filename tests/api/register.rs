@@ -312,3 +312,38 @@ async fn a_registration_waits_for_another_writer_on_sqlite() {
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(app.login(&user).await.status(), StatusCode::OK);
 }
+
+// Requirement: F22 — 50 concurrent writers on one database: every one lands, none sees
+// "database is locked" (SQLite) or any other 5xx.
+both!(fifty_concurrent_registrations_all_land, |app| async move {
+    // Arrange
+    let users: Vec<TestUser> = (0..50).map(|_| TestUser::generate()).collect();
+    // Act
+    let tasks: Vec<_> = users
+        .iter()
+        .map(|user| {
+            let (client, url) = (app.client.clone(), app.url("/auth/register"));
+            let body =
+                json!({"email": user.email, "password": user.password, "username": user.username});
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("task"));
+    }
+    // Assert
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    assert_eq!(app.login(&users[49]).await.status(), StatusCode::OK);
+});
